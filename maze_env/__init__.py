@@ -1,0 +1,51 @@
+"""TokenMaze: mazes as token sequences and Gymnasium environments.
+
+Public API (see README.md): ``Maze``, ``generate``, ``generate_batch``, ``register_generator``,
+``sample_endpoints``, ``EndpointSpec``, ``tokenize``, ``parse``, ``TokenError``, ``Vocabulary``.
+"""
+
+from maze_env._graph import solve_batch
+from maze_env.endpoints import (
+    EndpointSpec,
+    NoValidEndpoints,
+    region_mask,
+    sample_endpoints,
+    sample_endpoints_batch,
+)
+from maze_env.generators import GENERATORS, generate, generate_batch, register_generator
+from maze_env.maze import Coord, Maze, Shape, normalize_shape
+from maze_env.tokens import (
+    SCHEMES,
+    Example,
+    TokenError,
+    Vocabulary,
+    encode_batch,
+    parse,
+    tokenize,
+    vocabulary,
+)
+
+__all__ = [
+    "GENERATORS",
+    "SCHEMES",
+    "Coord",
+    "EndpointSpec",
+    "Example",
+    "Maze",
+    "NoValidEndpoints",
+    "Shape",
+    "TokenError",
+    "Vocabulary",
+    "encode_batch",
+    "generate",
+    "generate_batch",
+    "normalize_shape",
+    "parse",
+    "region_mask",
+    "register_generator",
+    "sample_endpoints",
+    "sample_endpoints_batch",
+    "solve_batch",
+    "tokenize",
+    "vocabulary",
+]

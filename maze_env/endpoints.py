@@ -1,0 +1,186 @@
+"""Origin/target sampling under constraints (distance, dead ends, allowed regions).
+
+Regions are cell masks; ``region_mask`` turns a spec into one:
+
+- ``None`` — every cell;  a bool array (rows, cols) — used as is;
+- ``"quadrant:NW" | "quadrant:NE" | "quadrant:SW" | "quadrant:SE"``, ``"corners"``, ``"center"``,
+  ``"border"``, ``"rect:r0,c0,r1,c1"`` (inclusive–exclusive), and ``"!SPEC"`` for the complement.
+
+Sampling picks the origin uniformly among cells that have at least one valid target, then the
+target uniformly among that origin's valid targets.  If no valid pair exists, ``NoValidEndpoints``
+(a ValueError) says which constraints were in force — never a hang.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numba as nb
+import numpy as np
+
+from maze_env._graph import bfs_distances, degrees
+from maze_env._rng import as_generator, draw_keys, randbelow
+from maze_env.maze import Coord, Maze, Shape
+
+QUADRANTS = ("NW", "NE", "SW", "SE")
+
+
+class NoValidEndpoints(ValueError):
+    """No (origin, target) pair satisfies the constraints in this maze."""
+
+
+def region_mask(spec, shape: Shape) -> np.ndarray:
+    """Resolve a region spec (see module docstring) to a bool mask of ``shape``."""
+    rows, cols = shape
+    if spec is None:
+        return np.ones(shape, np.bool_)
+    if isinstance(spec, np.ndarray):
+        if spec.shape != tuple(shape) or spec.dtype != np.bool_:
+            raise ValueError(f"region mask must be a bool array of shape {tuple(shape)}, got {spec.dtype} {spec.shape}")
+        return spec
+    if not isinstance(spec, str):
+        raise ValueError(f"region must be None, a bool mask or a string, got {spec!r}")
+    if spec.startswith("!"):
+        return ~region_mask(spec[1:], shape)
+    mask = np.zeros(shape, np.bool_)
+    hr, hc = (rows + 1) // 2, (cols + 1) // 2  # the middle row/col belongs to N/W when odd
+    if spec.startswith("quadrant:"):
+        q = spec.split(":", 1)[1].upper()
+        if q not in QUADRANTS:
+            raise ValueError(f"unknown quadrant {q!r} in region {spec!r}; use one of {QUADRANTS}")
+        rs = slice(0, hr) if q[0] == "N" else slice(hr, rows)
+        cs = slice(0, hc) if q[1] == "W" else slice(hc, cols)
+        mask[rs, cs] = True
+    elif spec == "corners":
+        for r in (0, rows - 1):
+            for c in (0, cols - 1):
+                mask[r, c] = True
+    elif spec == "center":
+        mask[rows // 4 : rows - rows // 4, cols // 4 : cols - cols // 4] = True
+    elif spec == "border":
+        mask[[0, -1], :] = True
+        mask[:, [0, -1]] = True
+    elif spec.startswith("rect:"):
+        try:
+            r0, c0, r1, c1 = (int(x) for x in spec[5:].split(","))
+        except ValueError:
+            raise ValueError(f"region {spec!r} must be 'rect:r0,c0,r1,c1'") from None
+        mask[r0:r1, c0:c1] = True
+    else:
+        raise ValueError(
+            f"unknown region {spec!r}; use quadrant:NW|NE|SW|SE, corners, center, border, "
+            "rect:r0,c0,r1,c1, a bool mask, or prefix '!' for the complement"
+        )
+    return mask
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """Constraints on (origin, target).
+
+    min_distance: least BFS distance between them (1 = distinct, 0 allows origin == target).
+    origin_dead_end / target_dead_end: require a cell of degree 1.
+    origin_region / target_region: allowed cells (see ``region_mask``).
+    """
+
+    min_distance: int = 1
+    origin_dead_end: bool = False
+    target_dead_end: bool = False
+    origin_region: object = None
+    target_region: object = None
+
+    def __post_init__(self):
+        if not isinstance(self.min_distance, (int, np.integer)) or self.min_distance < 0:
+            raise ValueError(f"min_distance must be an int >= 0, got {self.min_distance!r}")
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in asdict(self).items() if not isinstance(v, np.ndarray))
+
+    def masks(self, conn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Allowed origin and target cells (flat bool) for one connections array."""
+        shape = conn.shape[1:]
+        deg = degrees(conn)
+        active = deg > 0
+        o = region_mask(self.origin_region, shape) & active
+        t = region_mask(self.target_region, shape) & active
+        if self.origin_dead_end:
+            o &= deg == 1
+        if self.target_dead_end:
+            t &= deg == 1
+        return o.ravel(), t.ravel()
+
+
+@nb.njit(cache=True)
+def _sample_pairs(conns, keys, origin_ok, target_ok, min_distance, out) -> int:
+    """Fill ``out`` (n, 2) with flat origin/target cells; return the first failing index or -1."""
+    n = conns.shape[0]
+    cells = conns.shape[2] * conns.shape[3]
+    dist = np.empty(cells, np.int32)
+    queue = np.empty(cells, np.int32)
+    order = np.empty(cells, np.int64)
+    valid = np.empty(cells, np.int64)
+    state = np.empty(1, np.uint64)
+    for i in range(n):
+        state[0] = keys[i]
+        m = 0
+        for c in range(cells):
+            if origin_ok[i, c]:
+                order[m] = c
+                m += 1
+        for j in range(m - 1, 0, -1):  # random order over candidate origins
+            k = randbelow(state, j + 1)
+            order[j], order[k] = order[k], order[j]
+        found = False
+        for j in range(m):
+            bfs_distances(conns[i], order[j], dist, queue)
+            v = 0
+            for c in range(cells):
+                if target_ok[i, c] and dist[c] >= min_distance:
+                    valid[v] = c
+                    v += 1
+            if v > 0:
+                out[i, 0] = order[j]
+                out[i, 1] = valid[randbelow(state, v)]
+                found = True
+                break
+        if not found:
+            return i
+    return -1
+
+
+def sample_endpoints_batch(
+    conns: np.ndarray, seed: int | np.random.Generator | None = 0, spec: EndpointSpec | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Origins and targets for a batch of connections (n, 2, R, C) as (n, 2) int arrays of (row, col)."""
+    spec = spec or EndpointSpec()
+    rng = as_generator(seed)
+    n, _, rows, cols = conns.shape
+    keys = draw_keys(rng, n)
+    origin_ok = np.empty((n, rows * cols), np.bool_)
+    target_ok = np.empty((n, rows * cols), np.bool_)
+    for i in range(n):
+        origin_ok[i], target_ok[i] = spec.masks(conns[i])
+    out = np.empty((n, 2), np.int64)
+    failed = _sample_pairs(conns, keys, origin_ok, target_ok, spec.min_distance, out)
+    if failed >= 0:
+        raise NoValidEndpoints(
+            f"maze {failed} of the batch has no (origin, target) pair with {spec.describe()}"
+        )
+    origins = np.stack([out[:, 0] // cols, out[:, 0] % cols], 1)
+    targets = np.stack([out[:, 1] // cols, out[:, 1] % cols], 1)
+    return origins, targets
+
+
+def sample_endpoints(
+    maze: Maze, seed: int | np.random.Generator | None = 0, spec: EndpointSpec | None = None, **constraints
+) -> tuple[Coord, Coord]:
+    """One (origin, target) pair; constraints as an ``EndpointSpec`` or its fields as kwargs."""
+    if constraints:
+        if spec is not None:
+            raise TypeError("give either spec or constraint kwargs, not both")
+        try:
+            spec = EndpointSpec(**constraints)
+        except TypeError as err:
+            raise TypeError(f"unknown endpoint constraint: {err}") from None
+    o, t = sample_endpoints_batch(maze.connections[None], seed, spec)
+    return (int(o[0, 0]), int(o[0, 1])), (int(t[0, 0]), int(t[0, 1]))

@@ -1,0 +1,506 @@
+"""Maze generators: a registry of named algorithms, each driven by an explicit seed.
+
+Built-in generators are numba kernels that take one 64-bit key per maze (drawn from a
+``numpy.random.Generator``), so ``generate_batch(name, shape, n, seed)`` produces exactly the
+mazes that ``n`` successive ``generate(name, shape, seed=rng)`` calls with the same Generator do.
+
+User generators register a plain function ``fn(shape, rng, **kwargs) -> connections``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from maze_env._graph import component_size
+from maze_env._rng import as_generator, draw_keys, randbelow, uniform
+from maze_env.maze import Maze, Shape, normalize_shape
+
+# --------------------------------------------------------------------------- kernels
+
+
+@nb.njit(cache=True, inline="always")
+def _open(out: np.ndarray, a: int, b: int, cols: int) -> None:
+    """Open the lattice edge between flat cells a and b (adjacent)."""
+    if a > b:
+        a, b = b, a
+    if b - a == 1 and a // cols == b // cols:
+        out[1, a // cols, a % cols] = True
+    else:
+        out[0, a // cols, a % cols] = True
+
+
+@nb.njit(cache=True)
+def _lattice_neighbors(cell: int, rows: int, cols: int, buf: np.ndarray) -> int:
+    r, c = cell // cols, cell % cols
+    k = 0
+    if r > 0:
+        buf[k] = cell - cols
+        k += 1
+    if r < rows - 1:
+        buf[k] = cell + cols
+        k += 1
+    if c > 0:
+        buf[k] = cell - 1
+        k += 1
+    if c < cols - 1:
+        buf[k] = cell + 1
+        k += 1
+    return k
+
+
+@nb.njit(cache=True)
+def _rdfs(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [forks (0/1), max_depth (<0: none)]."""
+    rows, cols = out.shape[1], out.shape[2]
+    cells = rows * cols
+    forks = params[0] > 0.5
+    max_depth = int(params[1])
+    visited = np.zeros(cells, np.bool_)
+    stack = np.empty(cells, np.int64)
+    nbrs = np.empty(4, np.int64)
+    cand = np.empty(4, np.int64)
+    start = randbelow(state, cells)
+    visited[start] = True
+    stack[0] = start
+    top = 1
+    while top > 0:
+        cur = stack[top - 1]
+        k = _lattice_neighbors(cur, rows, cols, nbrs)
+        m = 0
+        for j in range(k):
+            if not visited[nbrs[j]]:
+                cand[m] = nbrs[j]
+                m += 1
+        if m == 0 or (max_depth >= 0 and top > max_depth):
+            if not forks:
+                return
+            top -= 1
+            continue
+        nxt = cand[randbelow(state, m)]
+        _open(out, cur, nxt, cols)
+        visited[nxt] = True
+        stack[top] = nxt
+        top += 1
+
+
+@nb.njit(cache=True)
+def _wilson(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Uniform spanning tree by loop-erased random walks."""
+    rows, cols = out.shape[1], out.shape[2]
+    cells = rows * cols
+    in_tree = np.zeros(cells, np.bool_)
+    nxt = np.full(cells, -1, np.int64)
+    nbrs = np.empty(4, np.int64)
+    in_tree[randbelow(state, cells)] = True
+    for start in range(cells):
+        if in_tree[start]:
+            continue
+        cur = start
+        while not in_tree[cur]:
+            k = _lattice_neighbors(cur, rows, cols, nbrs)
+            nxt[cur] = nbrs[randbelow(state, k)]
+            cur = nxt[cur]
+        cur = start
+        while not in_tree[cur]:
+            in_tree[cur] = True
+            _open(out, cur, nxt[cur], cols)
+            cur = nxt[cur]
+
+
+@nb.njit(cache=True)
+def _find(parent: np.ndarray, x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@nb.njit(cache=True)
+def _kruskal(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Randomized Kruskal: shuffle all lattice edges, join cells of different trees."""
+    rows, cols = out.shape[1], out.shape[2]
+    cells = rows * cols
+    n_edges = (rows - 1) * cols + rows * (cols - 1)
+    a = np.empty(n_edges, np.int64)
+    b = np.empty(n_edges, np.int64)
+    k = 0
+    for r in range(rows):
+        for c in range(cols):
+            if r < rows - 1:
+                a[k], b[k] = r * cols + c, (r + 1) * cols + c
+                k += 1
+            if c < cols - 1:
+                a[k], b[k] = r * cols + c, r * cols + c + 1
+                k += 1
+    for i in range(n_edges - 1, 0, -1):
+        j = randbelow(state, i + 1)
+        a[i], a[j] = a[j], a[i]
+        b[i], b[j] = b[j], b[i]
+    parent = np.arange(cells)
+    joined = 0
+    for i in range(n_edges):
+        ra, rb = _find(parent, a[i]), _find(parent, b[i])
+        if ra != rb:
+            parent[ra] = rb
+            _open(out, a[i], b[i], cols)
+            joined += 1
+            if joined == cells - 1:
+                return
+
+
+@nb.njit(cache=True)
+def _prim(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Randomized Prim: grow one tree by a uniformly chosen frontier edge at each step."""
+    rows, cols = out.shape[1], out.shape[2]
+    cells = rows * cols
+    in_tree = np.zeros(cells, np.bool_)
+    front_a = np.empty(4 * cells, np.int64)
+    front_b = np.empty(4 * cells, np.int64)
+    nbrs = np.empty(4, np.int64)
+    start = randbelow(state, cells)
+    in_tree[start] = True
+    m = 0
+    k = _lattice_neighbors(start, rows, cols, nbrs)
+    for j in range(k):
+        front_a[m], front_b[m] = start, nbrs[j]
+        m += 1
+    while m > 0:
+        i = randbelow(state, m)
+        a, b = front_a[i], front_b[i]
+        m -= 1
+        front_a[i], front_b[i] = front_a[m], front_b[m]
+        if in_tree[b]:
+            continue
+        in_tree[b] = True
+        _open(out, a, b, cols)
+        k = _lattice_neighbors(b, rows, cols, nbrs)
+        for j in range(k):
+            if not in_tree[nbrs[j]]:
+                front_a[m], front_b[m] = b, nbrs[j]
+                m += 1
+
+
+@nb.njit(cache=True)
+def _recursive_division(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Open field split recursively by walls with one gap each (a perfect maze)."""
+    rows, cols = out.shape[1], out.shape[2]
+    out[0, : rows - 1, :] = True
+    out[1, :, : cols - 1] = True
+    stack = np.empty((rows * cols + 1, 4), np.int64)
+    stack[0] = (0, 0, rows, cols)
+    top = 1
+    while top > 0:
+        top -= 1
+        r0, c0, h, w = stack[top]
+        if h < 2 or w < 2:
+            continue
+        horizontal = h > w or (h == w and uniform(state) < 0.5)
+        if horizontal:
+            k = 1 + randbelow(state, h - 1)  # wall below row r0 + k - 1
+            gap = c0 + randbelow(state, w)
+            for c in range(c0, c0 + w):
+                out[0, r0 + k - 1, c] = c == gap
+            stack[top] = (r0, c0, k, w)
+            stack[top + 1] = (r0 + k, c0, h - k, w)
+        else:
+            k = 1 + randbelow(state, w - 1)  # wall right of column c0 + k - 1
+            gap = r0 + randbelow(state, h)
+            for r in range(r0, r0 + h):
+                out[1, r, c0 + k - 1] = r == gap
+            stack[top] = (r0, c0, h, k)
+            stack[top + 1] = (r0, c0 + k, h, w - k)
+        top += 2
+
+
+@nb.njit(cache=True)
+def _percolate(out: np.ndarray, state: np.ndarray, p: float) -> None:
+    rows, cols = out.shape[1], out.shape[2]
+    for r in range(rows - 1):
+        for c in range(cols):
+            if uniform(state) < p:
+                out[0, r, c] = True
+    for r in range(rows):
+        for c in range(cols - 1):
+            if uniform(state) < p:
+                out[1, r, c] = True
+
+
+@nb.njit(cache=True)
+def _percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [p]. Each lattice edge open independently with probability p."""
+    _percolate(out, state, params[0])
+
+
+@nb.njit(cache=True)
+def _rdfs_percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [p]. An rdfs spanning tree plus percolation edges (cyclic)."""
+    tree_params = np.array([1.0, -1.0])
+    _rdfs(out, state, tree_params)
+    _percolate(out, state, params[0])
+
+
+@nb.njit(cache=True)
+def _block_cells(out: np.ndarray, blocked: np.ndarray) -> None:
+    rows, cols = out.shape[1], out.shape[2]
+    for r in range(rows):
+        for c in range(cols):
+            if blocked[r, c]:
+                if r > 0:
+                    out[0, r - 1, c] = False
+                if r < rows - 1:
+                    out[0, r, c] = False
+                if c > 0:
+                    out[1, r, c - 1] = False
+                if c < cols - 1:
+                    out[1, r, c] = False
+
+
+@nb.njit(cache=True)
+def _open_field(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [obstacles, obstacle_max_size]. No walls, minus blocked rectangles.
+
+    Each rectangle is placed only where the free cells stay connected (up to 50 tries each).
+    """
+    rows, cols = out.shape[1], out.shape[2]
+    n_obstacles, max_size = int(params[0]), int(params[1])
+    blocked = np.zeros((rows, cols), np.bool_)
+    trial = np.empty_like(out)
+    for _ in range(n_obstacles):
+        for _try in range(50):
+            h = 1 + randbelow(state, min(max_size, rows))
+            w = 1 + randbelow(state, min(max_size, cols))
+            r0 = randbelow(state, rows - h + 1)
+            c0 = randbelow(state, cols - w + 1)
+            cand = blocked.copy()
+            cand[r0 : r0 + h, c0 : c0 + w] = True
+            free = rows * cols - int(cand.sum())
+            if free < 2:
+                continue
+            trial[:] = False
+            trial[0, : rows - 1, :] = True
+            trial[1, :, : cols - 1] = True
+            _block_cells(trial, cand)
+            first = 0
+            while cand.ravel()[first]:
+                first += 1
+            if component_size(trial, first) == free:
+                blocked = cand
+                break
+    out[0, : rows - 1, :] = True
+    out[1, :, : cols - 1] = True
+    _block_cells(out, blocked)
+
+
+@nb.njit(cache=True)
+def _run_batch(kernel, keys: np.ndarray, rows: int, cols: int, params: np.ndarray) -> np.ndarray:
+    out = np.zeros((keys.shape[0], 2, rows, cols), np.bool_)
+    state = np.empty(1, np.uint64)
+    for i in range(keys.shape[0]):
+        state[0] = keys[i]
+        kernel(out[i], state, params)
+    return out
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """A registered generator: its defaults and either a numba kernel or a Python function."""
+
+    name: str
+    defaults: dict[str, Any]
+    description: str
+    kernel: Callable | None = None  # numba: kernel(out, state, params)
+    to_params: Callable[[dict], np.ndarray] | None = None
+    function: Callable | None = None  # python: fn(shape, rng, **kwargs) -> (2, R, C) bool
+    validate: Callable[[dict], None] = field(default=lambda kw: None)
+    acyclic: bool = False
+
+
+GENERATORS: dict[str, GeneratorSpec] = {}
+
+
+def _check_probability(kw: dict) -> None:
+    p = kw["p"]
+    if not isinstance(p, (int, float)) or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"generator kwarg p={p!r} is outside [0, 1]")
+
+
+def _check_open_field(kw: dict) -> None:
+    for key in ("obstacles", "obstacle_max_size"):
+        if not isinstance(kw[key], (int, np.integer)) or kw[key] < 0:
+            raise ValueError(f"generator kwarg {key}={kw[key]!r} must be a non-negative int")
+    if kw["obstacle_max_size"] < 1:
+        raise ValueError("generator kwarg obstacle_max_size must be >= 1")
+
+
+def _check_rdfs(kw: dict) -> None:
+    if kw["max_depth"] is not None and (
+        not isinstance(kw["max_depth"], (int, np.integer)) or kw["max_depth"] < 0
+    ):
+        raise ValueError(f"generator kwarg max_depth={kw['max_depth']!r} must be None or an int >= 0")
+
+
+def _register_builtin(name, kernel, defaults, to_params, description, validate=None, acyclic=False):
+    GENERATORS[name] = GeneratorSpec(
+        name=name,
+        defaults=defaults,
+        description=description,
+        kernel=kernel,
+        to_params=to_params,
+        validate=validate or (lambda kw: None),
+        acyclic=acyclic,
+    )
+
+
+_NO_PARAMS = lambda kw: np.zeros(1)  # noqa: E731
+
+_register_builtin(
+    "rdfs",
+    _rdfs,
+    {"forks": True, "max_depth": None},
+    lambda kw: np.array([1.0 if kw["forks"] else 0.0, -1.0 if kw["max_depth"] is None else kw["max_depth"]]),
+    "randomized depth-first search; forks=False gives a forkless hallway, max_depth limits the stack",
+    _check_rdfs,
+    acyclic=True,
+)
+_register_builtin("wilson", _wilson, {}, _NO_PARAMS, "uniform spanning tree (Wilson)", acyclic=True)
+_register_builtin("kruskal", _kruskal, {}, _NO_PARAMS, "randomized Kruskal", acyclic=True)
+_register_builtin("prim", _prim, {}, _NO_PARAMS, "randomized Prim (uniform frontier edge)", acyclic=True)
+_register_builtin(
+    "recursive_division", _recursive_division, {}, _NO_PARAMS, "recursive division", acyclic=True
+)
+_register_builtin(
+    "percolation",
+    _percolation,
+    {"p": 0.5},
+    lambda kw: np.array([float(kw["p"])]),
+    "each lattice edge open with probability p",
+    _check_probability,
+)
+_register_builtin(
+    "rdfs_percolation",
+    _rdfs_percolation,
+    {"p": 0.1},
+    lambda kw: np.array([float(kw["p"])]),
+    "rdfs spanning tree plus percolation edges with probability p (cyclic)",
+    _check_probability,
+)
+_register_builtin(
+    "open_field",
+    _open_field,
+    {"obstacles": 0, "obstacle_max_size": 2},
+    lambda kw: np.array([float(kw["obstacles"]), float(kw["obstacle_max_size"])]),
+    "no walls; optional blocked rectangles that keep the free cells connected",
+    _check_open_field,
+)
+
+
+def register_generator(
+    name: str, function: Callable, defaults: dict | None = None, description: str = ""
+) -> None:
+    """Register ``function(shape, rng, **kwargs) -> bool (2, rows, cols)`` under ``name``."""
+    if name in GENERATORS:
+        raise ValueError(f"generator {name!r} is already registered")
+    GENERATORS[name] = GeneratorSpec(name, dict(defaults or {}), description, function=function)
+
+
+def _resolve(name: str, kwargs: dict) -> tuple[GeneratorSpec, dict]:
+    if name not in GENERATORS:
+        raise ValueError(f"unknown generator {name!r}; known: {', '.join(sorted(GENERATORS))}")
+    spec = GENERATORS[name]
+    unknown = set(kwargs) - set(spec.defaults)
+    if unknown:
+        accepted = ", ".join(sorted(spec.defaults)) or "none"
+        raise TypeError(
+            f"generator {name!r} got unknown kwarg(s) {', '.join(sorted(unknown))}; accepted: {accepted}"
+        )
+    merged = {**spec.defaults, **kwargs}
+    spec.validate(merged)
+    return spec, merged
+
+
+def _place(conns: np.ndarray, canvas: Shape, offsets: np.ndarray) -> np.ndarray:
+    n, _, rows, cols = conns.shape
+    out = np.zeros((n, 2, canvas[0], canvas[1]), np.bool_)
+    for i in range(n):
+        r, c = offsets[i]
+        out[i, :, r : r + rows, c : c + cols] = conns[i]
+    return out
+
+
+def _offsets(shape: Shape, canvas: Shape | None, offset, keys: np.ndarray) -> np.ndarray:
+    if canvas is None:
+        if offset is not None:
+            raise ValueError("offset given without canvas")
+        return np.zeros((len(keys), 2), np.int64)
+    if canvas[0] < shape[0] or canvas[1] < shape[1]:
+        raise ValueError(f"canvas {canvas} is smaller than the maze shape {shape}")
+    span_r, span_c = canvas[0] - shape[0] + 1, canvas[1] - shape[1] + 1
+    if offset is None:
+        return np.zeros((len(keys), 2), np.int64)
+    if isinstance(offset, str):
+        if offset != "random":
+            raise ValueError(f"offset must be (row, col), None or 'random', got {offset!r}")
+        k = keys.astype(np.uint64)
+        return np.stack([(k % span_r).astype(np.int64), ((k // span_r) % span_c).astype(np.int64)], 1)
+    r, c = offset
+    if not (0 <= r < span_r and 0 <= c < span_c):
+        raise ValueError(f"offset {offset} puts a {shape} maze outside the canvas {canvas}")
+    return np.tile(np.array([r, c], np.int64), (len(keys), 1))
+
+
+def generate_batch(
+    name: str,
+    shape: Shape | int,
+    n: int,
+    seed: int | np.random.Generator | None = 0,
+    *,
+    canvas: Shape | int | None = None,
+    offset: tuple[int, int] | str | None = None,
+    **kwargs,
+) -> np.ndarray:
+    """Generate ``n`` mazes as one bool array of shape (n, 2, rows, cols).
+
+    With ``canvas`` the mazes sit inside a larger lattice at ``offset`` ((row, col), or
+    ``"random"`` for a per-maze offset drawn from the maze's key).
+    """
+    shape = normalize_shape(shape, "shape")
+    canvas = None if canvas is None else normalize_shape(canvas, "canvas")
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a non-negative int, got {n!r}")
+    spec, kw = _resolve(name, kwargs)
+    rng = as_generator(seed)
+    keys = draw_keys(rng, (n, 2))
+    if spec.kernel is not None:
+        conns = _run_batch(spec.kernel, keys[:, 0].copy(), shape[0], shape[1], spec.to_params(kw))
+    else:
+        conns = np.zeros((n, 2, *shape), np.bool_)
+        for i in range(n):
+            made = np.asarray(spec.function(shape, np.random.default_rng(int(keys[i, 0])), **kw))
+            conns[i] = Maze.from_connections(made).connections
+    if canvas is not None:
+        conns = _place(conns, canvas, _offsets(shape, canvas, offset, keys[:, 1]))
+    else:
+        _offsets(shape, None, offset, keys[:, 1])
+    return conns
+
+
+def generate(
+    name: str,
+    shape: Shape | int,
+    seed: int | np.random.Generator | None = 0,
+    *,
+    canvas: Shape | int | None = None,
+    offset: tuple[int, int] | str | None = None,
+    **kwargs,
+) -> Maze:
+    """Generate one maze (the first of ``generate_batch`` with the same arguments)."""
+    conns = generate_batch(name, shape, 1, seed, canvas=canvas, offset=offset, **kwargs)
+    return Maze(conns[0])

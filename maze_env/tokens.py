@@ -1,0 +1,442 @@
+"""Token schemes, the shared vocabulary, encoding (strings and ids, batched) and ``parse``.
+
+Layout (scheme ``aotp``, byte-compatible with maze-dataset's ``AOTP_UT``)::
+
+    <ADJLIST_START> (0,1) <--> (0,0) ; ... <ADJLIST_END> <ORIGIN_START> (0,0) <ORIGIN_END>
+    <TARGET_START> (1,1) <TARGET_END> <PATH_START> (0,0) (0,1) (1,1) <PATH_END>
+
+Schemes: ``aotp`` (one token per coordinate), ``coords`` (a row token then a column token,
+e.g. ``3 4`` for (3,4)), ``walls`` (the dual: the list holds the *missing* lattice edges inside
+the bounding box of the maze's cells, joined by ``<XX>``).  Edge order and the order of each
+edge's two ends are shuffled reproducibly from the seed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numba as nb
+import numpy as np
+
+from maze_env._rng import as_generator, draw_keys, randbelow
+from maze_env.maze import Coord, Maze, Shape, normalize_shape
+
+PAD, ADJ_START, ADJ_END = "<PADDING>", "<ADJLIST_START>", "<ADJLIST_END>"
+ORIGIN_START, ORIGIN_END = "<ORIGIN_START>", "<ORIGIN_END>"
+TARGET_START, TARGET_END = "<TARGET_START>", "<TARGET_END>"
+PATH_START, PATH_END = "<PATH_START>", "<PATH_END>"
+CONNECTOR, WALL, SEP = "<-->", "<XX>", ";"
+SPECIAL_TOKENS = (
+    PAD, ADJ_START, ADJ_END, ORIGIN_START, ORIGIN_END, TARGET_START, TARGET_END,
+    PATH_START, PATH_END, CONNECTOR, WALL, SEP,
+)  # fmt: skip
+SCHEMES = ("aotp", "coords", "walls")
+_COORD_RE = re.compile(r"^\((\d+),(\d+)\)$")
+
+
+class TokenError(ValueError):
+    """A malformed token sequence; ``position`` and ``token`` name the offending token."""
+
+    def __init__(self, message: str, position: int | None = None, token: str | None = None):
+        where = "" if position is None else f" at position {position} ({token!r})"
+        super().__init__(f"{message}{where}")
+        self.position, self.token = position, token
+
+
+def coord_token(r: int, c: int) -> str:
+    return f"({r},{c})"
+
+
+def check_scheme(scheme: str) -> str:
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown tokenizer scheme {scheme!r}; known: {', '.join(SCHEMES)}")
+    return scheme
+
+
+class Vocabulary:
+    """Every token for grids up to ``max_grid`` × ``max_grid``.
+
+    Order: the special tokens, then shell by shell (n = 0, 1, ...): the number token ``n`` and
+    the coordinates with max(row, col) == n.  So a smaller vocabulary is a prefix of a larger one.
+    """
+
+    def __init__(self, max_grid: int = 16):
+        if not isinstance(max_grid, (int, np.integer)) or max_grid < 1:
+            raise ValueError(f"max_grid must be an int >= 1, got {max_grid!r}")
+        self.max_grid = int(max_grid)
+        tokens = list(SPECIAL_TOKENS)
+        self.coord_ids = np.empty((max_grid, max_grid), np.int32)
+        self.number_ids = np.empty(max_grid, np.int32)
+        for n in range(max_grid):
+            self.number_ids[n] = len(tokens)
+            tokens.append(str(n))
+            for r in range(n + 1):
+                for c in range(n + 1):
+                    if max(r, c) == n:
+                        self.coord_ids[r, c] = len(tokens)
+                        tokens.append(coord_token(r, c))
+        self.tokens: tuple[str, ...] = tuple(tokens)
+        self.index = {t: i for i, t in enumerate(tokens)}
+        self._lookup = np.array(tokens, dtype=object)
+        self.special = {t: self.index[t] for t in SPECIAL_TOKENS}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocabulary) and other.max_grid == self.max_grid
+
+    def __hash__(self) -> int:
+        return hash(("Vocabulary", self.max_grid))
+
+    def __repr__(self) -> str:
+        return f"Vocabulary(max_grid={self.max_grid}, size={len(self)})"
+
+    @property
+    def pad_id(self) -> int:
+        return self.special[PAD]
+
+    def encode(self, tokens: list[str]) -> np.ndarray:
+        """Token strings → int32 ids; an unknown token raises TokenError naming it."""
+        out = np.empty(len(tokens), np.int32)
+        for i, t in enumerate(tokens):
+            try:
+                out[i] = self.index[t]
+            except KeyError:
+                raise TokenError(f"token not in {self!r}", i, t) from None
+        return out
+
+    def decode(self, ids) -> list[str]:
+        """Int ids (any shape; the last axis is the sequence) → token strings; pads dropped."""
+        ids = np.asarray(ids)
+        if ids.ndim > 1:
+            return [self.decode(row) for row in ids]
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            bad = int(np.flatnonzero((ids < 0) | (ids >= len(self)))[0])
+            raise TokenError(f"id {int(ids[bad])} outside {self!r}", bad, str(int(ids[bad])))
+        return [t for t in self._lookup[ids].tolist() if t != PAD]
+
+    def cell_tokens(self, scheme: str, shape: Shape) -> np.ndarray:
+        """Per flat cell, the ids that spell it: (cells, 1) for aotp/walls, (cells, 2) for coords."""
+        rows, cols = shape
+        if rows > self.max_grid or cols > self.max_grid:
+            raise ValueError(f"a {rows}x{cols} grid does not fit {self!r}")
+        if check_scheme(scheme) == "coords":
+            rr, cc = np.divmod(np.arange(rows * cols), cols)
+            return np.stack([self.number_ids[rr], self.number_ids[cc]], 1).astype(np.int32)
+        return self.coord_ids[:rows, :cols].reshape(-1, 1).copy()
+
+
+@lru_cache(maxsize=16)
+def vocabulary(max_grid: int = 16) -> Vocabulary:
+    """A cached ``Vocabulary``."""
+    return Vocabulary(max_grid)
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def list_edges(conns: np.ndarray, scheme: str) -> np.ndarray:
+    """The lattice edges a scheme lists: open ones, or (walls) closed ones inside the bounding box."""
+    if check_scheme(scheme) != "walls":
+        return conns
+    n, _, rows, cols = conns.shape
+    out = np.zeros_like(conns)
+    for i in range(n):
+        active = np.zeros((rows, cols), np.bool_)
+        active[:-1, :] |= conns[i, 0, :-1, :]
+        active[1:, :] |= conns[i, 0, :-1, :]
+        active[:, :-1] |= conns[i, 1, :, :-1]
+        active[:, 1:] |= conns[i, 1, :, :-1]
+        if not active.any():
+            continue
+        rs, cs = np.nonzero(active)
+        r0, r1, c0, c1 = rs.min(), rs.max(), cs.min(), cs.max()
+        box = np.zeros((2, rows, cols), np.bool_)
+        box[0, r0:r1, c0 : c1 + 1] = True
+        box[1, r0 : r1 + 1, c0:c1] = True
+        out[i] = box & ~conns[i]
+    return out
+
+
+@nb.njit(cache=True)
+def _encode(edge_lists, keys, cell_ids, special, origins, targets, paths, path_lens, with_path, out):
+    """Write token ids per maze into ``out`` (pad-filled); return lengths.
+
+    special: [ADJ_START, ADJ_END, ORIGIN_START, ORIGIN_END, TARGET_START, TARGET_END,
+              PATH_START, PATH_END, connector, SEP]
+    """
+    n, _, rows, cols = edge_lists.shape
+    k = cell_ids.shape[1]
+    lengths = np.zeros(n, np.int64)
+    ea = np.empty(2 * rows * cols, np.int64)
+    eb = np.empty(2 * rows * cols, np.int64)
+    state = np.empty(1, np.uint64)
+    for i in range(n):
+        state[0] = keys[i]
+        m = 0
+        for r in range(rows):
+            for c in range(cols):
+                if edge_lists[i, 0, r, c]:
+                    ea[m], eb[m] = r * cols + c, (r + 1) * cols + c
+                    m += 1
+                if edge_lists[i, 1, r, c]:
+                    ea[m], eb[m] = r * cols + c, r * cols + c + 1
+                    m += 1
+        for j in range(m - 1, 0, -1):
+            s = randbelow(state, j + 1)
+            ea[j], ea[s] = ea[s], ea[j]
+            eb[j], eb[s] = eb[s], eb[j]
+        pos = 0
+        out[i, pos] = special[0]
+        pos += 1
+        for j in range(m):
+            a, b = ea[j], eb[j]
+            if randbelow(state, 2) == 1:
+                a, b = b, a
+            for q in range(k):
+                out[i, pos] = cell_ids[a, q]
+                pos += 1
+            out[i, pos] = special[8]
+            pos += 1
+            for q in range(k):
+                out[i, pos] = cell_ids[b, q]
+                pos += 1
+            out[i, pos] = special[9]
+            pos += 1
+        out[i, pos] = special[1]
+        out[i, pos + 1] = special[2]
+        pos += 2
+        for q in range(k):
+            out[i, pos] = cell_ids[origins[i], q]
+            pos += 1
+        out[i, pos] = special[3]
+        out[i, pos + 1] = special[4]
+        pos += 2
+        for q in range(k):
+            out[i, pos] = cell_ids[targets[i], q]
+            pos += 1
+        out[i, pos] = special[5]
+        out[i, pos + 1] = special[6]
+        pos += 2
+        if with_path:
+            for j in range(path_lens[i]):
+                for q in range(k):
+                    out[i, pos] = cell_ids[paths[i, j], q]
+                    pos += 1
+            out[i, pos] = special[7]
+            pos += 1
+        lengths[i] = pos
+    return lengths
+
+
+def _special_ids(vocab: Vocabulary, scheme: str) -> np.ndarray:
+    names = (ADJ_START, ADJ_END, ORIGIN_START, ORIGIN_END, TARGET_START, TARGET_END, PATH_START,
+             PATH_END, WALL if scheme == "walls" else CONNECTOR, SEP)  # fmt: skip
+    return np.array([vocab.special[t] for t in names], np.int64)
+
+
+def encode_batch(
+    conns: np.ndarray,
+    origins: np.ndarray,
+    targets: np.ndarray,
+    paths: np.ndarray | None = None,
+    path_lengths: np.ndarray | None = None,
+    *,
+    scheme: str = "aotp",
+    vocab: Vocabulary | None = None,
+    seed: int | np.random.Generator | None = 0,
+    max_len: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Encode a batch to token ids: returns (ids (n, L) int32 padded with ``<PADDING>``, lengths).
+
+    conns (n, 2, R, C) bool; origins/targets (n, 2) (row, col); paths (n, P) flat cell indices
+    (-1 padded, as ``solve_batch`` writes them) with ``path_lengths``, or None for prompts that
+    end at ``<PATH_START>``.  ``max_len`` fixes L (a ValueError if a sequence does not fit).
+    """
+    scheme = check_scheme(scheme)
+    conns = np.ascontiguousarray(conns, np.bool_)
+    n, _, rows, cols = conns.shape
+    vocab = vocab or vocabulary(max(rows, cols, 1))
+    cell_ids = vocab.cell_tokens(scheme, (rows, cols))
+    k = cell_ids.shape[1]
+    edges = list_edges(conns, scheme)
+    keys = draw_keys(as_generator(seed), n)
+    origins = np.asarray(origins, np.int64).reshape(n, 2)
+    targets = np.asarray(targets, np.int64).reshape(n, 2)
+    with_path = paths is not None
+    if with_path:
+        paths = np.asarray(paths, np.int64).reshape(n, -1)
+        path_lengths = np.asarray(path_lengths, np.int64).reshape(n)
+    else:
+        paths, path_lengths = np.zeros((n, 1), np.int64), np.zeros(n, np.int64)
+    need = 2 + int(edges.sum((1, 2, 3)).max(initial=0)) * (2 * k + 2) + 6 + 2 * k
+    need += int(path_lengths.max(initial=0)) * k + 1 if with_path else 0
+    width = need if max_len is None else max_len
+    if need > width:
+        raise ValueError(f"max_len={max_len} is too short: these sequences need up to {need} tokens")
+    out = np.full((n, width), vocab.pad_id, np.int32)
+    lengths = _encode(
+        edges, keys, cell_ids, _special_ids(vocab, scheme),
+        origins[:, 0] * cols + origins[:, 1], targets[:, 0] * cols + targets[:, 1],
+        paths, path_lengths, with_path, out,
+    )  # fmt: skip
+    return out, lengths
+
+
+def path_cells(path, cols: int) -> tuple[np.ndarray, int]:
+    """A list of (row, col) → flat cell indices (1, P) and its length."""
+    arr = np.array([r * cols + c for r, c in path], np.int64).reshape(1, -1)
+    return arr, len(path)
+
+
+def tokenize(
+    maze: Maze,
+    origin: Coord,
+    target: Coord,
+    path: list[Coord] | None = None,
+    scheme: str = "aotp",
+    seed: int | np.random.Generator | None = 0,
+) -> list[str]:
+    """One example as token strings (the prompt ends at ``<PATH_START>`` when ``path`` is None)."""
+    origin, target = maze._check(origin), maze._check(target)
+    paths = lens = None
+    if path is not None:
+        paths, lens = path_cells([maze._check(p) for p in path], maze.shape[1])
+    ids, _ = encode_batch(
+        maze.connections[None], np.array([origin]), np.array([target]), paths,
+        None if lens is None else np.array([lens]), scheme=scheme, seed=seed,
+    )  # fmt: skip
+    return vocabulary(max(maze.shape)).decode(ids[0])
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True)
+class Example:
+    """A parsed token sequence. ``path`` is None without ``<PATH_START>``; ``complete`` says
+    whether ``<PATH_END>`` closed it."""
+
+    maze: Maze
+    origin: Coord
+    target: Coord
+    path: list[Coord] | None
+    complete: bool
+    scheme: str
+
+
+class _Reader:
+    def __init__(self, tokens: list[str], scheme: str):
+        self.tokens, self.scheme, self.i = tokens, scheme, 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def expect(self, token: str) -> None:
+        got = self.peek()
+        if got != token:
+            self.fail(f"expected {token!r}")
+        self.i += 1
+
+    def fail(self, message: str):
+        if self.i >= len(self.tokens):
+            raise TokenError(f"{message}, but the sequence ended after {len(self.tokens)} tokens")
+        raise TokenError(message, self.i, self.tokens[self.i])
+
+    def coord(self) -> Coord:
+        tok = self.peek()
+        if self.scheme == "coords":
+            if tok is None or not tok.isdigit():
+                self.fail("expected a row number")
+            r = int(tok)
+            self.i += 1
+            tok = self.peek()
+            if tok is None or not tok.isdigit():
+                self.fail("expected a column number")
+            self.i += 1
+            return r, int(tok)
+        m = _COORD_RE.match(tok) if tok is not None else None
+        if m is None:
+            self.fail("expected a coordinate like (row,col)")
+        self.i += 1
+        return int(m.group(1)), int(m.group(2))
+
+
+def _detect_scheme(tokens: list[str]) -> str:
+    if WALL in tokens:
+        return "walls"
+    if any(t.isdigit() for t in tokens):
+        return "coords"
+    return "aotp"
+
+
+def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -> Example:
+    """Read a token sequence (list of strings, or one space-separated string) back to an Example.
+
+    ``scheme`` is detected when None.  The grid shape is the bounding box of every coordinate
+    mentioned unless ``shape`` is given (needed for ``walls`` mazes whose last rows hold no wall).
+    Malformed input raises ``TokenError`` naming the offending token and its position.
+    """
+    if isinstance(tokens, str):
+        tokens = tokens.split()
+    tokens = [str(t) for t in tokens]
+    while tokens and tokens[-1] == PAD:
+        tokens.pop()
+    scheme = check_scheme(scheme) if scheme is not None else _detect_scheme(tokens)
+    rd = _Reader(tokens, scheme)
+    connector = WALL if scheme == "walls" else CONNECTOR
+    rd.expect(ADJ_START)
+    edges: list[tuple[Coord, Coord, int]] = []
+    while rd.peek() != ADJ_END:
+        start = rd.i
+        a = rd.coord()
+        rd.expect(connector)
+        b = rd.coord()
+        if abs(a[0] - b[0]) + abs(a[1] - b[1]) != 1:
+            raise TokenError(f"edge {a}–{b} joins cells that are not lattice-adjacent", start, tokens[start])
+        rd.expect(SEP)
+        edges.append((a, b, start))
+    rd.expect(ADJ_END)
+    rd.expect(ORIGIN_START)
+    origin = rd.coord()
+    rd.expect(ORIGIN_END)
+    rd.expect(TARGET_START)
+    target = rd.coord()
+    rd.expect(TARGET_END)
+    path: list[Coord] | None = None
+    complete = False
+    if rd.peek() is not None:
+        rd.expect(PATH_START)
+        path = []
+        while rd.peek() is not None and rd.peek() != PATH_END:
+            path.append(rd.coord())
+        if rd.peek() == PATH_END:
+            complete = True
+            rd.i += 1
+            if rd.peek() is not None:
+                rd.fail("unexpected token after <PATH_END>")
+    coords = [origin, target, *(path or [])] + [c for a, b, _ in edges for c in (a, b)]
+    given_shape = shape is not None
+    if not given_shape:
+        shape = (max(r for r, _ in coords) + 1, max(c for _, c in coords) + 1)
+    rows, cols = normalize_shape(shape)
+    for name, cell in (("origin", origin), ("target", target)):
+        if not (cell[0] < rows and cell[1] < cols):
+            raise TokenError(f"{name} {cell} lies outside the {rows}x{cols} grid")
+    listed = np.zeros((2, rows, cols), np.bool_)
+    for a, b, start in edges:
+        (r1, c1), (r2, c2) = sorted((a, b))
+        if r2 >= rows or c2 >= cols:
+            raise TokenError(f"edge {a}–{b} lies outside the {rows}x{cols} grid", start, tokens[start])
+        listed[0 if r2 > r1 else 1, r1, c1] = True
+    if scheme == "walls":  # every lattice edge of the box that is not a wall is open
+        r0 = 0 if given_shape else min(r for r, _ in coords)
+        c0 = 0 if given_shape else min(c for _, c in coords)
+        box = np.zeros_like(listed)
+        box[0, r0 : rows - 1, c0:cols] = True
+        box[1, r0:rows, c0 : cols - 1] = True
+        listed = box & ~listed
+    return Example(Maze(listed), origin, target, path, complete, scheme)
