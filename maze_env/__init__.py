@@ -49,3 +49,16 @@ __all__ = [
     "tokenize",
     "vocabulary",
 ]
+
+from maze_env.env import TokenMazeEnv, TokenMazeMovesEnv  # noqa: E402
+from maze_env.registration import register_envs  # noqa: E402
+from maze_env.vector import TokenMazeMovesVectorEnv, TokenMazeVectorEnv  # noqa: E402
+
+__all__ += [
+    "TokenMazeEnv",
+    "TokenMazeMovesEnv",
+    "TokenMazeMovesVectorEnv",
+    "TokenMazeVectorEnv",
+    "register_envs",
+]
+register_envs()

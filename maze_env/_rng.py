@@ -42,14 +42,37 @@ def randbelow(state: np.ndarray, k: int) -> int:
     return int(uniform(state) * k)
 
 
-def draw_keys(rng: np.random.Generator, shape) -> np.ndarray:
+class PerItem:
+    """One Generator per batch item, accepted wherever the batch APIs take a seed.
+
+    Item i's keys are drawn from ``generators[i]``, so a batch equals its items generated one at
+    a time with those Generators (what a vector env needs to match its single envs).
+    """
+
+    def __init__(self, generators):
+        self.generators = list(generators)
+
+
+def draw_keys(rng: np.random.Generator | PerItem, shape) -> np.ndarray:
     """Per-item uint64 keys from a numpy Generator (row-major, so prefixes are stable)."""
+    if isinstance(rng, PerItem):
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        if shape[0] != len(rng.generators):
+            raise ValueError(f"PerItem holds {len(rng.generators)} generators for {shape[0]} items")
+        out = np.empty(shape, np.uint64)
+        rows = out.reshape(shape[0], -1)
+        for i, gen in enumerate(rng.generators):
+            rows[i] = draw_keys(gen, rows.shape[1])
+        return out
+    if type(rng.bit_generator) is np.random.PCG64:
+        # the very values of the line below (Lemire's method on a 2**63 range is x >> 1), ~10x faster
+        return rng.bit_generator.random_raw(shape) >> np.uint64(1)
     return rng.integers(0, 2**63, size=shape, dtype=np.int64).astype(np.uint64)
 
 
-def as_generator(seed) -> np.random.Generator:
-    """Accept an int seed, ``None`` or an existing Generator."""
-    if isinstance(seed, np.random.Generator):
+def as_generator(seed) -> np.random.Generator | PerItem:
+    """Accept an int seed, ``None``, an existing Generator or a ``PerItem``."""
+    if isinstance(seed, (np.random.Generator, PerItem)):
         return seed
     if seed is None or isinstance(seed, (int, np.integer)):
         return np.random.default_rng(seed)

@@ -296,7 +296,9 @@ def _open_field(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     _block_cells(out, blocked)
 
 
-@nb.njit(cache=True)
+# Not cached: numba's on-disk cache cannot reliably pickle signatures that take a dispatcher
+# (it raised ReferenceError on save); the kernels it calls are cached, so this compiles fast.
+@nb.njit
 def _run_batch(kernel, keys: np.ndarray, rows: int, cols: int, params: np.ndarray) -> np.ndarray:
     out = np.zeros((keys.shape[0], 2, rows, cols), np.bool_)
     state = np.empty(1, np.uint64)

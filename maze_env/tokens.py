@@ -33,14 +33,18 @@ SPECIAL_TOKENS = (
     PATH_START, PATH_END, CONNECTOR, WALL, SEP,
 )  # fmt: skip
 SCHEMES = ("aotp", "coords", "walls")
-_COORD_RE = re.compile(r"^\((\d+),(\d+)\)$")
+_NUMBER = "(0|[1-9][0-9]*)"  # ASCII digits, no leading zeros: exactly the vocabulary's spelling
+_COORD_RE = re.compile(rf"^\({_NUMBER},{_NUMBER}\)$")
+_NUMBER_RE = re.compile(rf"^{_NUMBER}$")
+MAX_PARSE_GRID = 1024  # parse rejects coordinates >= this (a bound on the grid it allocates)
 
 
 class TokenError(ValueError):
     """A malformed token sequence; ``position`` and ``token`` name the offending token."""
 
     def __init__(self, message: str, position: int | None = None, token: str | None = None):
-        where = "" if position is None else f" at position {position} ({token!r})"
+        shown = "end of sequence" if token is None else repr(token)
+        where = "" if position is None else f" at position {position} ({shown})"
         super().__init__(f"{message}{where}")
         self.position, self.token = position, token
 
@@ -111,12 +115,30 @@ class Vocabulary:
     def decode(self, ids) -> list[str]:
         """Int ids (any shape; the last axis is the sequence) → token strings; pads dropped."""
         ids = np.asarray(ids)
-        if ids.ndim > 1:
+        if ids.ndim > 2:
             return [self.decode(row) for row in ids]
-        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
-            bad = int(np.flatnonzero((ids < 0) | (ids >= len(self)))[0])
-            raise TokenError(f"id {int(ids[bad])} outside {self!r}", bad, str(int(ids[bad])))
-        return [t for t in self._lookup[ids].tolist() if t != PAD]
+        return self.decode_batch(ids[None])[0] if ids.ndim == 1 else self.decode_batch(ids)
+
+    def decode_batch(self, ids: np.ndarray, lengths: np.ndarray | None = None) -> list[list[str]]:
+        """Ids (n, L) → n token lists: the first ``lengths[i]`` of row i, or (None) its non-pads.
+
+        One vectorized lookup for the whole batch, then one list slice per row.
+        """
+        ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise ValueError(f"decode_batch takes ids of shape (n, L), got {ids.shape}")
+        if lengths is None:
+            keep = ids != self.pad_id
+        else:
+            keep = np.arange(ids.shape[1]) < np.asarray(lengths).reshape(-1, 1)
+        kept = ids[keep]
+        if kept.size and (kept.min() < 0 or kept.max() >= len(self)):
+            row, col = np.argwhere(keep & ((ids < 0) | (ids >= len(self))))[0]
+            bad = int(ids[row, col])
+            raise TokenError(f"id {bad} outside {self!r}", int(col), str(bad))
+        flat = self._lookup[kept].tolist()
+        ends = np.cumsum(keep.sum(1)).tolist()
+        return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends)]
 
     def cell_tokens(self, scheme: str, shape: Shape) -> np.ndarray:
         """Per flat cell, the ids that spell it: (cells, 1) for aotp/walls, (cells, 2) for coords."""
@@ -331,6 +353,7 @@ class Example:
 class _Reader:
     def __init__(self, tokens: list[str], scheme: str):
         self.tokens, self.scheme, self.i = tokens, scheme, 0
+        self.cells: list[tuple[Coord, int]] = []  # every coordinate read, with its position
 
     def peek(self) -> str | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -343,32 +366,36 @@ class _Reader:
 
     def fail(self, message: str):
         if self.i >= len(self.tokens):
-            raise TokenError(f"{message}, but the sequence ended after {len(self.tokens)} tokens")
+            raise TokenError(f"{message}, but the sequence ended", len(self.tokens))
         raise TokenError(message, self.i, self.tokens[self.i])
 
     def coord(self) -> Coord:
-        tok = self.peek()
+        start, tok = self.i, self.peek()
         if self.scheme == "coords":
-            if tok is None or not tok.isdigit():
+            if tok is None or not _NUMBER_RE.match(tok):
                 self.fail("expected a row number")
-            r = int(tok)
             self.i += 1
-            tok = self.peek()
-            if tok is None or not tok.isdigit():
+            col = self.peek()
+            if col is None or not _NUMBER_RE.match(col):
                 self.fail("expected a column number")
             self.i += 1
-            return r, int(tok)
-        m = _COORD_RE.match(tok) if tok is not None else None
-        if m is None:
-            self.fail("expected a coordinate like (row,col)")
-        self.i += 1
-        return int(m.group(1)), int(m.group(2))
+            cell = int(tok), int(col)
+        else:
+            m = _COORD_RE.match(tok) if tok is not None else None
+            if m is None:
+                self.fail("expected a coordinate like (row,col)")
+            self.i += 1
+            cell = int(m.group(1)), int(m.group(2))
+        if max(cell) >= MAX_PARSE_GRID:
+            raise TokenError(f"coordinate {cell} exceeds the parse limit {MAX_PARSE_GRID}", start, tok)
+        self.cells.append((cell, start))
+        return cell
 
 
 def _detect_scheme(tokens: list[str]) -> str:
     if WALL in tokens:
         return "walls"
-    if any(t.isdigit() for t in tokens):
+    if any(_NUMBER_RE.match(t) for t in tokens):
         return "coords"
     return "aotp"
 
@@ -377,7 +404,9 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
     """Read a token sequence (list of strings, or one space-separated string) back to an Example.
 
     ``scheme`` is detected when None.  The grid shape is the bounding box of every coordinate
-    mentioned unless ``shape`` is given (needed for ``walls`` mazes whose last rows hold no wall).
+    mentioned unless ``shape`` is given.  For ``walls``, the open edges are those of the bounding
+    box of the mentioned coordinates that are not listed (exact unless a border row or column of
+    the maze holds no wall, origin, target or path cell — e.g. an open field).
     Malformed input raises ``TokenError`` naming the offending token and its position.
     """
     if isinstance(tokens, str):
@@ -389,7 +418,7 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
     rd = _Reader(tokens, scheme)
     connector = WALL if scheme == "walls" else CONNECTOR
     rd.expect(ADJ_START)
-    edges: list[tuple[Coord, Coord, int]] = []
+    edges: list[tuple[Coord, Coord]] = []
     while rd.peek() != ADJ_END:
         start = rd.i
         a = rd.coord()
@@ -398,7 +427,7 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
         if abs(a[0] - b[0]) + abs(a[1] - b[1]) != 1:
             raise TokenError(f"edge {a}–{b} joins cells that are not lattice-adjacent", start, tokens[start])
         rd.expect(SEP)
-        edges.append((a, b, start))
+        edges.append((a, b))
     rd.expect(ADJ_END)
     rd.expect(ORIGIN_START)
     origin = rd.coord()
@@ -418,25 +447,22 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
             rd.i += 1
             if rd.peek() is not None:
                 rd.fail("unexpected token after <PATH_END>")
-    coords = [origin, target, *(path or [])] + [c for a, b, _ in edges for c in (a, b)]
-    given_shape = shape is not None
-    if not given_shape:
+    coords = [cell for cell, _ in rd.cells]
+    if shape is None:
         shape = (max(r for r, _ in coords) + 1, max(c for _, c in coords) + 1)
     rows, cols = normalize_shape(shape)
-    for name, cell in (("origin", origin), ("target", target)):
-        if not (cell[0] < rows and cell[1] < cols):
-            raise TokenError(f"{name} {cell} lies outside the {rows}x{cols} grid")
+    for (r, c), start in rd.cells:
+        if r >= rows or c >= cols:
+            raise TokenError(f"cell {(r, c)} lies outside the {rows}x{cols} grid", start, tokens[start])
     listed = np.zeros((2, rows, cols), np.bool_)
-    for a, b, start in edges:
-        (r1, c1), (r2, c2) = sorted((a, b))
-        if r2 >= rows or c2 >= cols:
-            raise TokenError(f"edge {a}–{b} lies outside the {rows}x{cols} grid", start, tokens[start])
+    for a, b in edges:
+        (r1, c1), (r2, _) = sorted((a, b))
         listed[0 if r2 > r1 else 1, r1, c1] = True
     if scheme == "walls":  # every lattice edge of the box that is not a wall is open
-        r0 = 0 if given_shape else min(r for r, _ in coords)
-        c0 = 0 if given_shape else min(c for _, c in coords)
+        r0, r1 = min(r for r, _ in coords), max(r for r, _ in coords)
+        c0, c1 = min(c for _, c in coords), max(c for _, c in coords)
         box = np.zeros_like(listed)
-        box[0, r0 : rows - 1, c0:cols] = True
-        box[1, r0:rows, c0 : cols - 1] = True
+        box[0, r0:r1, c0 : c1 + 1] = True
+        box[1, r0 : r1 + 1, c0:c1] = True
         listed = box & ~listed
     return Example(Maze(listed), origin, target, path, complete, scheme)

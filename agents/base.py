@@ -1,0 +1,107 @@
+"""The ``Agent`` protocol and the agent registry (one plain dict).
+
+An agent is reset with the first observation and ``info`` of an episode, then returns one action
+per step from ``act``.  Agents that can act on a whole vector env at once also define
+``act_batch(obs_batch, infos) -> np.ndarray``.  Agents read the maze from the observation tokens
+(``maze_env.parse``), never from env internals.
+
+``make(name, **kwargs)`` builds a registered agent or, for ``"package.module:Class"``, imports
+and calls that attribute.  Factories may be registered lazily as such strings, so heavy
+dependencies (torch models, Stable-Baselines3) load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """What the benchmark runner and the envs' users call."""
+
+    def reset(self, obs: Any, info: dict) -> None:
+        """Start an episode from its first observation and info."""
+
+    def act(self, obs: Any, info: dict) -> int:
+        """The next action: a token id (``"token"`` env) or 0..4 = N, S, W, E, STOP (``"move"``)."""
+
+
+Factory = Callable[..., Agent]
+
+# name -> (factory or "pkg.mod:Attr", description)
+_REGISTRY: dict[str, tuple[Factory | str, str]] = {}
+
+
+def register(name: str, factory: Factory | str, description: str = "", *, overwrite: bool = False):
+    """Register ``factory`` (a callable or a lazy ``"pkg.mod:Attr"`` string) under ``name``."""
+    if not isinstance(name, str) or not name or ":" in name:
+        raise ValueError(f"agent name must be a non-empty string without ':', got {name!r}")
+    if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+        raise TypeError(f"factory for {name!r} must be callable or 'pkg.mod:Attr', got {factory!r}")
+    if name in _REGISTRY and not overwrite:
+        raise ValueError(
+            f"agent {name!r} is already registered (pass overwrite=True to replace it)"
+        )
+    _REGISTRY[name] = (factory, description)
+
+
+def available() -> dict[str, str]:
+    """Registered agent names → one-line descriptions."""
+    return {name: description for name, (_, description) in sorted(_REGISTRY.items())}
+
+
+def load_object(spec: str) -> Any:
+    """Import ``"package.module:Attr"`` (``Attr`` may be dotted) and return the attribute."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"expected 'package.module:Attr', got {spec!r}")
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ImportError(
+            f"cannot import module {module_name!r} for agent {spec!r}: {err}"
+        ) from err
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ImportError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def _check_kwargs(name: str, factory: Factory, kwargs: dict) -> None:
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n, p in params.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for key in kwargs:
+        if key not in accepted:
+            known = ", ".join(accepted) or "none"
+            raise TypeError(f"agent {name!r} got an unknown kwarg {key!r}; it accepts: {known}")
+
+
+def make(name: str, **kwargs) -> Agent:
+    """Build the agent registered as ``name`` (or ``"package.module:Class"``) with ``kwargs``.
+
+    An unknown name raises ValueError listing the registered ones; an unknown kwarg raises
+    TypeError naming the agent and the kwarg.
+    """
+    if name in _REGISTRY:
+        factory = _REGISTRY[name][0]
+    elif isinstance(name, str) and ":" in name:
+        factory = name
+    else:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown agent {name!r}; known agents: {known} (or 'pkg.module:Class')")
+    if isinstance(factory, str):
+        factory = load_object(factory)
+        if not callable(factory):
+            raise TypeError(f"agent {name!r} resolves to {factory!r}, which is not callable")
+    _check_kwargs(name, factory, kwargs)
+    return factory(**kwargs)

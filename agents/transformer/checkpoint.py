@@ -1,0 +1,133 @@
+"""Checkpoints: a directory with ``model.safetensors`` + ``config.json`` (never pickle).
+
+A training run directory also holds ``optimizer.safetensors`` and ``trainer_state.json`` so
+``--resume`` continues exactly.  Every file is written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from agents.transformer.model import GPT, GPTConfig
+
+MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
+OPTIM_FILE, STATE_FILE = "optimizer.safetensors", "trainer_state.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupted, truncated or does not match its config."""
+
+
+def _atomic(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: dict) -> None:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+    _atomic(Path(path), write)
+
+
+def read_json(path: Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path}: not valid JSON ({err})") from None
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    _atomic(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: file not found")
+    try:
+        return load_file(path)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: corrupted or truncated safetensors file ({err})") from None
+
+
+def save_model(directory: Path, model: GPT, config: dict) -> None:
+    """Write ``model.safetensors`` and ``config.json`` (which must hold ``config["model"]``)."""
+    directory = Path(directory)
+    save_tensors(directory / MODEL_FILE, dict(model.state_dict()))
+    write_json(directory / CONFIG_FILE, config)
+
+
+def load_model(directory: Path) -> tuple[GPT, dict]:
+    """Load a model directory; any problem raises CheckpointError naming the file."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: checkpoint directory not found")
+    config = read_json(directory / CONFIG_FILE)
+    if "model" not in config:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: no 'model' section")
+    try:
+        model = GPT(GPTConfig(**config["model"]))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{directory / CONFIG_FILE}: bad model config ({err})") from None
+    state = load_tensors(directory / MODEL_FILE)
+    expected = model.state_dict()
+    missing, extra = set(expected) - set(state), set(state) - set(expected)
+    if missing or extra:
+        raise CheckpointError(
+            f"{directory / MODEL_FILE}: tensors do not match config.json "
+            f"(missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]})"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"{directory / MODEL_FILE}: {name} has shape {tuple(tensor.shape)}, "
+                f"config.json implies {tuple(expected[name].shape)}"
+            )
+    model.load_state_dict(state)
+    model.eval()
+    return model, config
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer state dict into tensors (for safetensors) and JSON-able rest."""
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for pid, st in sd["state"].items():
+        for key, val in st.items():
+            if torch.is_tensor(val):
+                tensors[f"{pid}.{key}"] = val
+            else:
+                scalars[f"{pid}.{key}"] = val
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, val in tensors.items():
+        pid, key = name.split(".", 1)
+        state.setdefault(int(pid), {})[key] = val
+    for name, val in rest["scalars"].items():
+        pid, key = name.split(".", 1)
+        state.setdefault(int(pid), {})[key] = val
+    optimizer.load_state_dict({"state": state, "param_groups": rest["param_groups"]})

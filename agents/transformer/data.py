@@ -1,0 +1,197 @@
+"""Training and evaluation data: fresh solved mazes as token-id batches.
+
+A training batch packs, per maze, the adjacency list once and then ``queries_per_maze``
+(origin, target, path) queries ("shared-prefix" packing).  Each query attends only to the list
+and to itself (block-causal mask) and its positions restart where the list ends, so every query
+sees exactly what it would see as a plain sequence — with ``queries_per_maze=1`` the batch *is*
+the plain format.  Sequences are left-padded; pads are masked out and get position 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+import maze_env
+from maze_env.tokens import ADJ_END, PATH_START, encode_batch
+
+EVAL_STREAM = 1_000_003  # the held-out set's seed namespace; training streams use seed 0..999_999
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which mazes and queries the model trains on (the same words as the env's kwargs)."""
+
+    size: int | tuple[int, int] = 6
+    generator: str = "rdfs"
+    generator_kwargs: dict = field(default_factory=dict)
+    endpoints: dict = field(default_factory=dict)  # EndpointSpec fields
+    scheme: str = "aotp"
+    max_grid: int = 6
+    canvas: int | None = None
+    offset: str | None = None
+    queries_per_maze: int = 8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def vocab(self) -> maze_env.Vocabulary:
+        return maze_env.vocabulary(self.max_grid)
+
+    @property
+    def endpoint_spec(self) -> maze_env.EndpointSpec:
+        return maze_env.EndpointSpec(**self.endpoints)
+
+    def cell_width(self) -> int:
+        return 2 if self.scheme == "coords" else 1
+
+
+@dataclass
+class Problems:
+    """Solved mazes: conns (n,2,R,C), origins/targets (n,2), paths (n,P) flat cells, lengths."""
+
+    conns: np.ndarray
+    origins: np.ndarray
+    targets: np.ndarray
+    paths: np.ndarray
+    path_lengths: np.ndarray
+
+    def mazes(self) -> list[maze_env.Maze]:
+        return [maze_env.Maze(c) for c in self.conns]
+
+
+def sample_problems(cfg: DataConfig, n_mazes: int, rng: np.random.Generator, queries: int = 1) -> Problems:
+    """``n_mazes`` mazes, each repeated ``queries`` times with its own endpoints, solved by BFS."""
+    conns = maze_env.generate_batch(
+        cfg.generator, cfg.size, n_mazes, rng, canvas=cfg.canvas, offset=cfg.offset, **cfg.generator_kwargs
+    )
+    conns = np.repeat(conns, queries, axis=0)
+    origins, targets = maze_env.sample_endpoints_batch(conns, rng, cfg.endpoint_spec)
+    cols = conns.shape[3]
+    paths = np.empty((len(conns), conns.shape[2] * cols), np.int32)
+    lengths = maze_env.solve_batch(conns, origins[:, 0] * cols + origins[:, 1], targets[:, 0] * cols + targets[:, 1], paths)
+    return Problems(conns, origins, targets, paths, lengths)
+
+
+@dataclass
+class Batch:
+    """Shared-prefix batch: ``m`` adjacency lists, each followed by ``k`` queries.
+
+    The model runs the prefixes once (returning their KV cache), then all ``m * k`` queries
+    against the repeated cache (see ``agents.transformer.train.loss_on``).
+    """
+
+    prefix: torch.Tensor  # [m, lp] int64, left-padded
+    prefix_positions: torch.Tensor  # [m, lp]
+    prefix_mask: torch.Tensor  # [m, 1, lp, lp] bool, True = may attend
+    queries: torch.Tensor  # [m * k, lq] int64, right-padded
+    query_positions: torch.Tensor  # [m * k, lq]
+    query_mask: torch.Tensor  # [m * k, 1, lq, lp + lq]
+    labels: torch.Tensor  # [m * k, lq] next-token targets, -100 where no loss
+    queries_per_prefix: int
+
+
+def pack(prefixes: list[np.ndarray], queries: list[list[np.ndarray]], path_offset: int, pad: int) -> Batch:
+    """Pack per-maze prefixes and their (equally many) queries into one batch.
+
+    ``path_offset`` is the index inside a query of its first path token: labels cover the path
+    tokens (origin through ``<PATH_END>``).
+    """
+    m, k = len(prefixes), len(queries[0])
+    lp = max(len(p) for p in prefixes)
+    lq = max(len(q) for qs in queries for q in qs)
+    prefix = np.full((m, lp), pad, np.int64)
+    prefix_real = np.zeros((m, lp), np.bool_)
+    query = np.full((m * k, lq), pad, np.int64)
+    query_pos = np.zeros((m * k, lq), np.int64)
+    query_real = np.zeros((m * k, lq), np.bool_)
+    labels = np.full((m * k, lq), -100, np.int64)
+    for i, (p, qs) in enumerate(zip(prefixes, queries)):
+        prefix[i, lp - len(p) :] = p
+        prefix_real[i, lp - len(p) :] = True
+        for j, q in enumerate(qs):
+            row = i * k + j
+            query[row, : len(q)] = q
+            query_pos[row] = len(p) + np.arange(lq)
+            query_real[row, : len(q)] = True
+            labels[row, path_offset - 1 : len(q) - 1] = q[path_offset:]
+    p_real = torch.from_numpy(prefix_real)
+    q_real = torch.from_numpy(query_real)
+    p_causal = torch.ones(lp, lp, dtype=torch.bool).tril()
+    prefix_mask = (p_causal & p_real[:, None, :]) | torch.eye(lp, dtype=torch.bool)
+    q_causal = torch.ones(lq, lq, dtype=torch.bool).tril()
+    own = (q_causal & q_real[:, None, :]) | torch.eye(lq, dtype=torch.bool)
+    shared = p_real.repeat_interleave(k, 0)[:, None, :].expand(m * k, lq, lp)
+    return Batch(
+        torch.from_numpy(prefix), (p_real.cumsum(1) - 1).clamp(min=0), prefix_mask[:, None],
+        torch.from_numpy(query), torch.from_numpy(query_pos), torch.cat([shared, own], 2)[:, None],
+        torch.from_numpy(labels), k,
+    )  # fmt: skip
+
+
+def split_sequences(ids: np.ndarray, lengths: np.ndarray, vocab: maze_env.Vocabulary):
+    """Cut full token-id rows into (prefix through ``<ADJLIST_END>``, query) pairs."""
+    adj_end = vocab.special[ADJ_END]
+    out = []
+    for row, n in zip(ids, lengths):
+        cut = int(np.flatnonzero(row == adj_end)[0]) + 1
+        out.append((row[:cut], row[cut:n]))
+    return out
+
+
+def path_offset(cfg: DataConfig) -> int:
+    """Index of the first path token in a query: ORIGIN_START o ORIGIN_END TARGET_START t TARGET_END PATH_START."""
+    return 5 + 2 * cfg.cell_width()
+
+
+def training_batch(cfg: DataConfig, n_mazes: int, rng: np.random.Generator, exclude: set[str] | None = None):
+    """One shared-prefix batch; mazes whose canonical hash is in ``exclude`` are replaced.
+
+    Returns (Batch, number of mazes replaced).
+    """
+    k = cfg.queries_per_maze
+    probs = sample_problems(cfg, n_mazes, rng, k)
+    replaced = 0
+    if exclude:
+        for i in range(n_mazes):
+            while maze_env.Maze(probs.conns[i * k]).canonical_hash() in exclude:
+                fresh = sample_problems(cfg, 1, rng, k)
+                for name in ("conns", "origins", "targets", "paths", "path_lengths"):
+                    getattr(probs, name)[i * k : (i + 1) * k] = getattr(fresh, name)
+                replaced += 1
+    ids, lengths = encode_batch(
+        probs.conns, probs.origins, probs.targets, probs.paths, probs.path_lengths,
+        scheme=cfg.scheme, vocab=cfg.vocab, seed=rng,
+    )  # fmt: skip
+    parts = split_sequences(ids, lengths, cfg.vocab)
+    prefixes = [parts[i * k][0] for i in range(n_mazes)]
+    queries = [[parts[i * k + j][1] for j in range(k)] for i in range(n_mazes)]
+    return pack(prefixes, queries, path_offset(cfg), cfg.vocab.pad_id), replaced
+
+
+@dataclass
+class EvalSet:
+    """Held-out prompts (through ``<PATH_START>`` and the origin) with their problems."""
+
+    problems: Problems
+    prompts: list[np.ndarray]
+    hashes: set[str]
+
+
+def eval_set(cfg: DataConfig, n: int, seed: int = 0) -> EvalSet:
+    """``n`` held-out problems from the evaluation seed namespace (disjoint from training seeds)."""
+    rng = np.random.default_rng([EVAL_STREAM, seed])
+    probs = sample_problems(cfg, n, rng, 1)
+    ids, lengths = encode_batch(
+        probs.conns, probs.origins, probs.targets, scheme=cfg.scheme, vocab=cfg.vocab, seed=rng
+    )
+    origin_ids = cfg.vocab.cell_tokens(cfg.scheme, probs.conns.shape[2:])
+    cols = probs.conns.shape[3]
+    flat_origin = probs.origins[:, 0] * cols + probs.origins[:, 1]
+    prompts = [np.concatenate([ids[i, : lengths[i]], origin_ids[flat_origin[i]]]) for i in range(n)]
+    assert all(p[-1 - cfg.cell_width()] == cfg.vocab.special[PATH_START] for p in prompts)
+    hashes = {m.canonical_hash() for m in probs.mazes()}
+    return EvalSet(probs, prompts, hashes)

@@ -1,0 +1,82 @@
+"""Batched autoregressive decoding: KV-cache (fast) and full recompute (reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from agents.transformer.model import GPT
+
+
+def left_pad(prompts: list[np.ndarray], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Left-pad prompts → tokens [b, p], positions [b, p] (0 on pads), real-token mask [b, p]."""
+    width = max(len(p) for p in prompts)
+    tokens = np.full((len(prompts), width), pad, np.int64)
+    real = np.zeros((len(prompts), width), np.bool_)
+    for i, p in enumerate(prompts):
+        tokens[i, width - len(p) :] = p
+        real[i, width - len(p) :] = True
+    real_t = torch.from_numpy(real)
+    positions = (real_t.cumsum(1) - 1).clamp(min=0)
+    return torch.from_numpy(tokens), positions, real_t
+
+
+def _mask(real: torch.Tensor, n_new: int) -> torch.Tensor:
+    """Attention mask for the last ``n_new`` queries over all keys in ``real`` [b, k]."""
+    k = real.shape[1]
+    causal = torch.ones(n_new, k, dtype=torch.bool).tril(k - n_new)
+    mask = causal[None] & real[:, None, :]
+    mask[:, torch.arange(n_new), torch.arange(k - n_new, k)] = True  # pads attend to themselves
+    return mask[:, None]
+
+
+def _choose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    if temperature <= 0:
+        return logits.argmax(-1)
+    probs = torch.softmax(logits / temperature, -1)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0]
+
+
+@torch.no_grad()
+def generate(
+    model: GPT,
+    prompts: list[np.ndarray],
+    stop_token: int,
+    max_new: int,
+    pad: int,
+    temperature: float = 0.0,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+) -> list[np.ndarray]:
+    """Continue each prompt until ``stop_token`` (included) or ``max_new`` tokens.
+
+    Greedy when ``temperature`` is 0; no token is ever masked out, so what comes back is what
+    the model really emits.  ``use_cache=False`` recomputes the whole sequence each step.
+    """
+    model.eval()
+    tokens, positions, real = left_pad(prompts, pad)
+    b = tokens.shape[0]
+    out = torch.full((b, max_new), pad, dtype=torch.long)
+    done = torch.zeros(b, dtype=torch.bool)
+    logits, cache = model(tokens, positions, _mask(real, tokens.shape[1]), return_cache=True)
+    last = logits[:, -1]
+    for step in range(max_new):
+        nxt = _choose(last, temperature, generator)
+        nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
+        out[:, step] = nxt
+        done |= nxt == stop_token
+        if bool(done.all()) or step == max_new - 1:
+            break
+        positions = torch.cat([positions, positions[:, -1:] + 1], 1)
+        real = torch.cat([real, torch.ones(b, 1, dtype=torch.bool)], 1)
+        tokens = torch.cat([tokens, nxt[:, None]], 1)
+        if use_cache:
+            logits, cache = model(nxt[:, None], positions[:, -1:], _mask(real, 1), past=cache, return_cache=True)
+        else:
+            logits = model(tokens, positions, _mask(real, tokens.shape[1]))
+        last = logits[:, -1]
+    result = []
+    for row in out.numpy():
+        stop = np.flatnonzero(row == stop_token)
+        result.append(row[: stop[0] + 1] if len(stop) else row[row != pad])
+    return result

@@ -1,0 +1,223 @@
+"""A small GPT-style decoder with TransformerLens hook points.
+
+Built on TransformerLens's ``HookedRootModule`` + ``HookPoint``, so ``run_with_cache`` and
+``run_with_hooks`` work with TransformerLens names (``blocks.{l}.hook_resid_pre``,
+``blocks.{l}.attn.hook_pattern``, ...).  Attention runs through
+``scaled_dot_product_attention`` unless a hook on the attention scores or pattern is active, in
+which case the explicit computation runs (same result up to float error).
+
+Shapes: batch ``b``, position ``p`` (query ``q`` / key ``k``), ``d_model``, heads ``h``, ``d_head``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformer_lens import HookedRootModule
+from transformer_lens.hook_points import HookPoint
+
+POSITIONAL = ("learned", "rotary", "none")
+
+
+@dataclass(frozen=True)
+class GPTConfig:
+    """Model shape. ``positional``: learned absolute, rotary, or none (causal mask only)."""
+
+    vocab_size: int
+    d_model: int = 128
+    n_layers: int = 6
+    n_heads: int = 4
+    d_mlp: int = 512
+    n_ctx: int = 512
+    positional: str = "rotary"
+    rotary_base: float = 10000.0
+
+    def __post_init__(self):
+        if self.positional not in POSITIONAL:
+            raise ValueError(f"positional must be one of {POSITIONAL}, got {self.positional!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "n_ctx"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def rotary_tables(positions: torch.Tensor, d_head: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos/sin tables for ``positions`` (b, p) → (b, 1, p, d_head)."""
+    inv = 1.0 / (base ** (torch.arange(0, d_head, 2, dtype=torch.float32) / d_head))
+    angles = positions.to(torch.float32)[..., None] * inv  # [b, p, d_head/2]
+    angles = torch.cat([angles, angles], dim=-1)[:, None]
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    half = x.shape[-1] // 2
+    rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    return x * cos + rotated * sin
+
+
+class LayerNorm(nn.Module):
+    def __init__(self, d_model: int):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(d_model))
+        self.b = nn.Parameter(torch.zeros(d_model))
+        self.hook_normalized = HookPoint()  # [b, p, d_model]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.hook_normalized(F.layer_norm(x, x.shape[-1:], self.w, self.b, 1e-5))
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.cfg = cfg
+        h, dh, d = cfg.n_heads, cfg.d_head, cfg.d_model
+        self.W_Q = nn.Parameter(torch.empty(h, d, dh))
+        self.W_K = nn.Parameter(torch.empty(h, d, dh))
+        self.W_V = nn.Parameter(torch.empty(h, d, dh))
+        self.W_O = nn.Parameter(torch.empty(h, dh, d))
+        self.b_Q = nn.Parameter(torch.zeros(h, dh))
+        self.b_K = nn.Parameter(torch.zeros(h, dh))
+        self.b_V = nn.Parameter(torch.zeros(h, dh))
+        self.b_O = nn.Parameter(torch.zeros(d))
+        self.hook_q = HookPoint()  # [b, p, h, d_head]
+        self.hook_k = HookPoint()  # [b, p, h, d_head]
+        self.hook_v = HookPoint()  # [b, p, h, d_head]
+        self.hook_attn_scores = HookPoint()  # [b, h, q, k]
+        self.hook_pattern = HookPoint()  # [b, h, q, k]
+        self.hook_z = HookPoint()  # [b, p, h, d_head]
+
+    def forward(self, x, mask, rotary, past=None):
+        """x [b, p, d]; mask bool [b, 1, q, k] (True = may attend); past: (k, v) [b, h, k, dh]."""
+        b, p, d = x.shape
+        h, dh = self.cfg.n_heads, self.cfg.d_head
+        w_qkv = torch.cat([self.W_Q, self.W_K, self.W_V], 0).permute(1, 0, 2).reshape(d, 3 * h * dh)
+        b_qkv = torch.cat([self.b_Q, self.b_K, self.b_V], 0).reshape(3 * h * dh)
+        q, k, v = (x @ w_qkv + b_qkv).view(b, p, 3, h, dh).unbind(2)
+        q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [b, h, p, dh]
+        if rotary is not None:
+            cos, sin = rotary
+            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        present = (k, v)
+        if self.hook_attn_scores.fwd_hooks or self.hook_pattern.fwd_hooks:
+            scores = q @ k.transpose(-1, -2) / math.sqrt(self.cfg.d_head)
+            scores = self.hook_attn_scores(scores.masked_fill(~mask, float("-inf")))
+            pattern = self.hook_pattern(torch.nan_to_num(scores.softmax(-1)))
+            z = pattern @ v
+        else:
+            z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        z = self.hook_z(z.transpose(1, 2))  # [b, p, h, dh]
+        out = z.reshape(b, p, h * dh) @ self.W_O.reshape(h * dh, d) + self.b_O
+        return out, present
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.W_in = nn.Parameter(torch.empty(cfg.d_model, cfg.d_mlp))
+        self.b_in = nn.Parameter(torch.zeros(cfg.d_mlp))
+        self.W_out = nn.Parameter(torch.empty(cfg.d_mlp, cfg.d_model))
+        self.b_out = nn.Parameter(torch.zeros(cfg.d_model))
+        self.hook_pre = HookPoint()  # [b, p, d_mlp]
+        self.hook_post = HookPoint()  # [b, p, d_mlp]
+
+    def forward(self, x):
+        pre = self.hook_pre(x @ self.W_in + self.b_in)
+        return self.hook_post(F.gelu(pre)) @ self.W_out + self.b_out
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.ln1, self.ln2 = LayerNorm(cfg.d_model), LayerNorm(cfg.d_model)
+        self.attn, self.mlp = Attention(cfg), MLP(cfg)
+        self.hook_resid_pre = HookPoint()  # [b, p, d_model]
+        self.hook_attn_out = HookPoint()  # [b, p, d_model]
+        self.hook_resid_mid = HookPoint()  # [b, p, d_model]
+        self.hook_mlp_out = HookPoint()  # [b, p, d_model]
+        self.hook_resid_post = HookPoint()  # [b, p, d_model]
+
+    def forward(self, x, mask, rotary, past=None):
+        x = self.hook_resid_pre(x)
+        attn_out, present = self.attn(self.ln1(x), mask, rotary, past)
+        x = self.hook_resid_mid(x + self.hook_attn_out(attn_out))
+        x = self.hook_resid_post(x + self.hook_mlp_out(self.mlp(self.ln2(x))))
+        return x, present
+
+
+class GPT(HookedRootModule):
+    """Decoder-only transformer over TokenMaze token ids.
+
+    ``forward(tokens, positions=None, attn_mask=None, past=None, return_cache=False)``:
+    tokens [b, p] int; positions [b, p] (default: past length + arange); attn_mask bool
+    [b, q, k] or [b, 1, q, k] (default: causal; True = may attend); past: list of per-layer
+    (k, v) from a previous call with ``return_cache=True`` (KV-cache decoding).
+    Returns logits [b, p, vocab] (and the new cache when ``return_cache``).
+    """
+
+    def __init__(self, cfg: GPTConfig, seed: int = 0):
+        super().__init__()
+        self.cfg = cfg
+        self.W_E = nn.Parameter(torch.empty(cfg.vocab_size, cfg.d_model))
+        self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model)) if cfg.positional == "learned" else None
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.ln_final = LayerNorm(cfg.d_model)
+        self.W_U = nn.Parameter(torch.empty(cfg.d_model, cfg.vocab_size))
+        self.b_U = nn.Parameter(torch.zeros(cfg.vocab_size))
+        self.hook_embed = HookPoint()  # [b, p, d_model]
+        self.hook_pos_embed = HookPoint()  # [b, p, d_model]
+        self._init_weights(seed)
+        self.setup()
+
+    def _init_weights(self, seed: int) -> None:
+        gen = torch.Generator().manual_seed(seed)
+        std = 0.02
+        for name, p in self.named_parameters():
+            if name.split(".")[-1].startswith("W_"):
+                scale = std / math.sqrt(2 * self.cfg.n_layers) if name.endswith(("W_O", "W_out")) else std
+                with torch.no_grad():
+                    p.copy_(torch.randn(p.shape, generator=gen) * scale)
+
+    def forward(self, tokens, positions=None, attn_mask=None, past=None, return_cache=False):
+        b, p = tokens.shape
+        offset = 0 if past is None else past[0][0].shape[2]
+        if positions is None:
+            positions = torch.arange(offset, offset + p, device=tokens.device).expand(b, p)
+        if int(positions.max()) >= self.cfg.n_ctx and self.cfg.positional == "learned":
+            raise ValueError(f"position {int(positions.max())} exceeds n_ctx={self.cfg.n_ctx}")
+        if attn_mask is None:
+            attn_mask = torch.ones(p, offset + p, dtype=torch.bool, device=tokens.device).tril(offset)
+            attn_mask = attn_mask.expand(b, 1, p, offset + p)
+        elif attn_mask.dim() == 3:
+            attn_mask = attn_mask[:, None]
+        x = self.hook_embed(self.W_E[tokens])
+        rotary = None
+        if self.cfg.positional == "learned":
+            x = x + self.hook_pos_embed(self.W_pos[positions])
+        elif self.cfg.positional == "rotary":
+            rotary = rotary_tables(positions, self.cfg.d_head, self.cfg.rotary_base)
+        cache = []
+        for i, block in enumerate(self.blocks):
+            x, present = block(x, attn_mask, rotary, None if past is None else past[i])
+            cache.append(present)
+        logits = self.ln_final(x) @ self.W_U + self.b_U
+        return (logits, cache) if return_cache else logits
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())

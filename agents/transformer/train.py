@@ -1,0 +1,268 @@
+"""Train the maze transformer on fresh shortest-path problems (CleanRL-style, one file).
+
+    python -m agents.transformer train --config agents/transformer/configs/shipped_6x6.json
+    python -m agents.transformer train --config ... --resume      # continue after a kill
+
+Every batch ``step`` is generated from ``numpy.random.default_rng([seed, step])``, so a resumed
+run sees exactly the data an uninterrupted one would; model, optimizer and schedule state are
+restored from the run directory's last checkpoint.  Held-out mazes (a separate seed namespace)
+are excluded from training by canonical hash.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from agents.transformer.checkpoint import (
+    MODEL_FILE,
+    OPTIM_FILE,
+    STATE_FILE,
+    CheckpointError,
+    load_tensors,
+    optimizer_tensors,
+    read_json,
+    restore_optimizer,
+    save_model,
+    save_tensors,
+    write_json,
+)
+from agents.transformer.data import DataConfig, eval_set, training_batch
+from agents.transformer.evaluate import evaluate
+from agents.transformer.model import GPT, GPTConfig
+
+
+@dataclass
+class TrainConfig:
+    """A training run.  Loaded from JSON; every field is documented here."""
+
+    name: str = "run"
+    """run name (the default output directory is runs/<name>)"""
+    seed: int = 0
+    """seeds model init and the data stream (batch t uses default_rng([seed, t]))"""
+    model: dict = field(default_factory=dict)
+    """GPTConfig fields except vocab_size (taken from the data's vocabulary)"""
+    data: dict = field(default_factory=dict)
+    """DataConfig fields: size, generator, generator_kwargs, endpoints, scheme, max_grid, ..."""
+    batch_mazes: int = 16
+    """mazes per batch (each with data.queries_per_maze queries)"""
+    steps: int = 20_000
+    """optimizer steps in the whole run"""
+    lr: float = 1e-3
+    """peak learning rate (AdamW)"""
+    min_lr_frac: float = 0.05
+    """final learning rate as a fraction of lr"""
+    warmup_steps: int = 500
+    """linear warmup"""
+    decay_frac: float = 0.25
+    """warmup-stable-decay: the last decay_frac of the steps decay linearly to min_lr"""
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.98)
+    grad_clip: float = 1.0
+    eval_every: int = 500
+    eval_size: int = 500
+    checkpoint_every: int = 200
+    log_every: int = 10
+    threads: int = 0
+    """torch intra-op threads (0: torch's default)"""
+
+    @classmethod
+    def from_json(cls, path: Path) -> TrainConfig:
+        raw = json.loads(Path(path).read_text())
+        known = {f.name for f in fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise ValueError(f"{path}: unknown training config key(s) {sorted(unknown)}; known: {sorted(known)}")
+        cfg = cls(**raw)
+        cfg.betas = tuple(cfg.betas)
+        return cfg
+
+    def data_config(self) -> DataConfig:
+        return DataConfig(**self.data)
+
+    def model_config(self) -> GPTConfig:
+        return GPTConfig(vocab_size=len(self.data_config().vocab), **self.model)
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """Warmup → constant → linear decay over the last ``decay_frac`` of the run."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    decay_start = cfg.steps * (1 - cfg.decay_frac)
+    if step < decay_start:
+        return cfg.lr
+    frac = min(1.0, (step - decay_start) / max(1.0, cfg.steps - decay_start))
+    return cfg.lr * (1 - frac * (1 - cfg.min_lr_frac))
+
+
+def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
+    decay = [p for n, p in model.named_parameters() if n.split(".")[-1].startswith("W_")]
+    no_decay = [p for n, p in model.named_parameters() if not n.split(".")[-1].startswith("W_")]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
+
+
+def query_logits(model: GPT, batch) -> torch.Tensor:
+    """Run each prefix once, then every query against its prefix's KV cache → [m*k, lq, vocab]."""
+    _, cache = model(batch.prefix, batch.prefix_positions, batch.prefix_mask, return_cache=True)
+    k = batch.queries_per_prefix
+    shared = [(key.repeat_interleave(k, 0), value.repeat_interleave(k, 0)) for key, value in cache]
+    return model(batch.queries, batch.query_positions, batch.query_mask, past=shared)
+
+
+def loss_on(model: GPT, batch) -> torch.Tensor:
+    logits = query_logits(model, batch)
+    return F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=-100)
+
+
+def checkpoint_config(cfg: TrainConfig, summary: dict, command: str) -> dict:
+    return {
+        "format": "tokenmaze-transformer/1",
+        "model": asdict(cfg.model_config()),
+        "data": cfg.data_config().to_dict(),
+        "training": {"config": asdict(cfg), "summary": summary, "command": command},
+    }
+
+
+class Trainer:
+    """Holds a run's model, optimizer and counters; ``run`` trains to ``cfg.steps``."""
+
+    def __init__(self, cfg: TrainConfig, out: Path, command: str = ""):
+        self.cfg, self.out, self.command = cfg, Path(out), command
+        self.data = cfg.data_config()
+        self.model = GPT(cfg.model_config(), seed=cfg.seed)
+        self.optimizer = make_optimizer(self.model, cfg)
+        self.step = 0
+        self.paths_seen = 0
+        self.elapsed = 0.0
+        self.replaced = 0
+        self.last_eval: dict = {}
+        self.held_out = eval_set(self.data, cfg.eval_size, seed=cfg.seed)
+
+    # ----------------------------------------------------------------- persistence
+    def save(self) -> None:
+        summary = {
+            "step": self.step,
+            "paths_seen": self.paths_seen,
+            "train_seconds": round(self.elapsed, 1),
+            "held_out": self.last_eval,
+            "training_mazes_replaced_for_overlap": self.replaced,
+        }
+        save_model(self.out, self.model, checkpoint_config(self.cfg, summary, self.command))
+        tensors, rest = optimizer_tensors(self.optimizer)
+        save_tensors(self.out / OPTIM_FILE, tensors)
+        write_json(self.out / STATE_FILE, {"step": self.step, "optimizer": rest, "summary": summary})
+
+    def resume(self) -> None:
+        state = read_json(self.out / STATE_FILE)
+        saved = read_json(self.out / "config.json")["training"]["config"]
+        if saved["model"] != self.cfg.model or saved["data"] != self.cfg.data or saved["seed"] != self.cfg.seed:
+            raise CheckpointError(f"{self.out}: the run was started with another model/data/seed config")
+        self.model.load_state_dict(load_tensors(self.out / MODEL_FILE))
+        restore_optimizer(self.optimizer, load_tensors(self.out / OPTIM_FILE), state["optimizer"])
+        summary = state["summary"]
+        self.step = state["step"]
+        self.paths_seen = summary["paths_seen"]
+        self.elapsed = summary["train_seconds"]
+        self.replaced = summary["training_mazes_replaced_for_overlap"]
+        self.last_eval = summary["held_out"]
+        self._truncate_log()
+
+    def _truncate_log(self) -> None:
+        log = self.out / "log.jsonl"
+        if log.exists():
+            keep = [ln for ln in log.read_text().splitlines() if json.loads(ln)["step"] <= self.step]
+            write_lines = "".join(ln + "\n" for ln in keep)
+            tmp = log.with_suffix(".tmp")
+            tmp.write_text(write_lines)
+            tmp.replace(log)
+
+    def log(self, record: dict) -> None:
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    # ----------------------------------------------------------------- training
+    def train_step(self) -> float:
+        cfg = self.cfg
+        rng = np.random.default_rng([cfg.seed, self.step])
+        batch, replaced = training_batch(self.data, cfg.batch_mazes, rng, exclude=self.held_out.hashes)
+        self.replaced += replaced
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(cfg, self.step)
+        self.model.train()
+        loss = loss_on(self.model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        self.paths_seen += cfg.batch_mazes * self.data.queries_per_maze
+        return float(loss.detach())
+
+    def run(self, progress: bool = True) -> dict:
+        cfg = self.cfg
+        self.out.mkdir(parents=True, exist_ok=True)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc=cfg.name, dynamic_ncols=True)
+        losses = []
+        while self.step < cfg.steps:
+            start = time.perf_counter()
+            losses.append(self.train_step())
+            self.elapsed += time.perf_counter() - start
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                record = {"step": self.step, "loss": float(np.mean(losses)), "lr": learning_rate(cfg, self.step - 1),
+                          "paths_seen": self.paths_seen, "train_seconds": round(self.elapsed, 1)}  # fmt: skip
+                losses = []
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    self.last_eval = {**evaluate(self.model, self.data, self.held_out), "step": self.step}
+                    record["eval"] = self.last_eval
+                self.log(record)
+                bar.set_postfix(loss=f"{record['loss']:.4f}", exact=self.last_eval.get("exact", float("nan")))
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                self.save()
+        bar.close()
+        return self.last_eval
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.transformer train",
+        description="Train a maze transformer on fresh shortest-path problems (see TrainConfig for the JSON keys).",
+    )
+    parser.add_argument("--config", required=True, type=Path, help="JSON training config")
+    parser.add_argument("--out", type=Path, default=None, help="run directory (default runs/<name>)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    parser.add_argument("--steps", type=int, default=None, help="override the config's total steps")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = parser.parse_args(argv)
+    cfg = TrainConfig.from_json(args.config)
+    if args.steps is not None:
+        cfg.steps = args.steps
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = args.out or Path("runs") / cfg.name
+    command = "python -m agents.transformer train " + shlex.join(argv if argv is not None else sys.argv[2:])
+    trainer = Trainer(cfg, out, command)
+    if args.resume:
+        trainer.resume()
+        print(f"resumed {out} at step {trainer.step}", file=sys.stderr)
+    elif (out / STATE_FILE).exists():
+        raise SystemExit(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    result = trainer.run(progress=not args.no_progress)
+    print(json.dumps({"run": str(out), "step": trainer.step, "held_out": result}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""``python -m benchmarks``: run suites, list suites and agents, run speed benchmarks.
+
+Plain ``python -m benchmarks`` runs the quick suite with every built-in agent into ./results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+EPILOG = """\
+examples:
+  python -m benchmarks                                   # quick suite, every built-in agent -> ./results
+  python -m benchmarks run --suite size --agents oracle,random-fork,transformer --out results/size
+  python -m benchmarks run --suite my_suite.toml --agents oracle,mypkg.agents:MyAgent --workers 2
+  python -m benchmarks run --suite full --executor ray --address ray://head:10001 --out results/full
+  python -m benchmarks run --suite quick --out results --resume      # continue a killed run
+  python -m benchmarks list                               # suites and agents
+  python -m benchmarks overlap --suite size --hashes train_hashes.txt
+  python -m benchmarks speed maze                         # maze | env | transformer
+
+outputs (in --out DIR): results.json (schema: benchmarks/report.py), results.csv, report.md,
+size.png / p.png (metric vs maze size / percolation p), target_heatmap.png (success by target
+cell), gifs/ (failure rollouts), cells/ (one JSON per finished cell; what --resume reads).
+Suites are TOML files: copy one from benchmarks/suites/ and pass its path to --suite.
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="TokenMaze benchmark harness: generalization suites, metrics with 95% CIs, "
+        "reports and plots.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = p.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run a suite (default command)", epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    run.add_argument("--suite", default="quick",
+                     help="a built-in suite name (see `list`) or a path to a suite .toml (default: quick)")  # fmt: skip
+    run.add_argument("--agents", default=None,
+                     help="comma-separated agent names: registered names (see `list`) or "
+                     "'package.module:Class'; default: the suite's agents, else every built-in agent")  # fmt: skip
+    run.add_argument("--out", default="results", type=Path, help="output folder (default: ./results)")
+    run.add_argument("--workers", type=int, default=1,
+                     help="local worker processes, or CPUs for a local Ray instance; results are "
+                     "identical for any count (default: 1)")  # fmt: skip
+    run.add_argument("--resume", action="store_true",
+                     help="continue a run in --out: finished cells (cells/*.json) are kept, the rest run")  # fmt: skip
+    run.add_argument("--executor", choices=("process", "ray"), default="process",
+                     help="where cells run: local processes (default) or Ray (pip install 'tokenmaze[ray]')")  # fmt: skip
+    run.add_argument("--address", default=None,
+                     help="Ray cluster address (with --executor ray); default: start a local instance")  # fmt: skip
+    run.add_argument("--episodes", type=int, default=None,
+                     help="override every condition's episode count (e.g. a smoke test)")  # fmt: skip
+    run.add_argument("--batch", type=int, default=64,
+                     help="episodes played in lockstep for agents with act_batch (default: 64)")  # fmt: skip
+    run.add_argument("--gifs", type=int, default=2, help="failure GIFs per agent (0: none; default 2)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sub.add_parser("list", help="list built-in suites and registered agents")
+    ov = sub.add_parser("overlap", help="count a suite's evaluation mazes that appear in a training set")
+    ov.add_argument("--suite", default="quick", help="suite name or .toml path")
+    ov.add_argument("--hashes", required=True, type=Path,
+                    help="text file of training Maze.canonical_hash() values, one per line")  # fmt: skip
+    sp = sub.add_parser("speed", help="speed benchmarks: maze | env | transformer (extra args pass through)")
+    sp.add_argument("target", choices=("maze", "env", "transformer"))
+    sp.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for that benchmark")
+    return p
+
+
+def _agent_specs(arg: str | None, suite):
+    import agents
+    from benchmarks.suites import AgentSpec
+
+    if arg is None:
+        return list(suite.agents) or [AgentSpec(n, n) for n in agents.available()]
+    names = [n.strip() for n in arg.split(",") if n.strip()]
+    if not names:
+        raise SystemExit("error: --agents is empty")
+    known = agents.available()
+    for n in names:
+        if n not in known and ":" not in n:
+            raise SystemExit(
+                f"error: unknown agent {n!r}; registered agents: {', '.join(known)} "
+                "(or 'package.module:Class')"
+            )
+    return [AgentSpec(n, n) for n in names]
+
+
+def cmd_run(args) -> int:
+    from dataclasses import replace
+
+    from benchmarks.executor import make_executor
+    from benchmarks.report import assemble, write_all
+    from benchmarks.runner import plan_cells, run_cells
+    from benchmarks.suites import SuiteError, load_suite
+
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as err:
+        raise SystemExit(f"error: {err}") from None
+    if args.episodes is not None:
+        if args.episodes < 1:
+            raise SystemExit("error: --episodes must be >= 1")
+        suite = replace(suite, conditions=tuple(replace(c, episodes=args.episodes) for c in suite.conditions))
+    specs = _agent_specs(args.agents, suite)
+    cells = plan_cells(suite, specs, batch=args.batch)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(c.stop - c.start for c in cells), unit="ep", desc=f"suite {suite.name}")
+
+    errors: list[str] = []
+
+    def on_done(cell, result):
+        if result.get("error"):
+            errors.append(f"{cell.condition.name} × {cell.agent.label}: {result['error']}")
+        if bar is not None:
+            bar.update(cell.stop - cell.start)
+            bar.set_postfix_str(f"{cell.agent.label} @ {cell.condition.name}", refresh=False)
+
+    t0 = time.perf_counter()
+    try:
+        executor = make_executor(args.executor, args.workers, args.address)
+    except (RuntimeError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from None
+    try:
+        results_cells = run_cells(cells, args.out, executor, resume=args.resume, on_done=on_done)
+    except FileExistsError as err:
+        raise SystemExit(f"error: {err}") from None
+    finally:
+        executor.close()
+        if bar is not None:
+            bar.close()
+    run = {
+        "elapsed_s": time.perf_counter() - t0,
+        "executor": args.executor,
+        "workers": args.workers,
+        "resumed": bool(args.resume),
+        "python": platform.python_version(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cell_seconds": {c["key"]: c.get("elapsed_s") for c in results_cells},
+    }
+    results = assemble(suite, specs, results_cells, run)
+    files = write_all(results, results_cells, args.out, gifs=args.gifs)
+    for msg in dict.fromkeys(errors):
+        print(f"warning: {msg}", file=sys.stderr)
+    print(f"wrote {', '.join(files[:3])} and {len(files) - 3} more to {args.out} "
+          f"({run['elapsed_s']:.1f} s)")  # fmt: skip
+    return 0
+
+
+def cmd_list(_args) -> int:
+    import agents
+    from benchmarks.suites import available_suites, load_suite
+
+    print("suites (python -m benchmarks run --suite NAME, or a path to your own .toml):")
+    for name, desc in available_suites().items():
+        n = len(load_suite(name).conditions)
+        print(f"  {name:14s} {n:3d} conditions  {desc}")
+    print("\nagents (--agents a,b,... ; or 'package.module:Class'):")
+    for name, desc in agents.available().items():
+        print(f"  {name:18s} {desc}")
+    return 0
+
+
+def cmd_overlap(args) -> int:
+    from benchmarks.suites import SuiteError, load_suite, training_overlap
+
+    try:
+        suite = load_suite(args.suite)
+    except SuiteError as err:
+        raise SystemExit(f"error: {err}") from None
+    hashes = [h.strip() for h in args.hashes.read_text().splitlines() if h.strip()]
+    print(json.dumps(training_overlap(suite, hashes), indent=1))
+    return 0
+
+
+def cmd_speed(args) -> int:
+    module = f"benchmarks.speed_{args.target}"
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name != module:
+            raise
+        raise SystemExit(f"error: the speed benchmark {module} is not part of this installation") from None
+    mod.main(args.rest)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["run", *argv]
+    args = _parser().parse_args(argv)
+    return {"run": cmd_run, "list": cmd_list, "overlap": cmd_overlap, "speed": cmd_speed}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

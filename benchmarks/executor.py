@@ -1,0 +1,120 @@
+"""Where cells run: one small interface, two backends (local processes, Ray).
+
+An executor maps a picklable, top-level function over items and yields ``(item, result)`` as
+each finishes (in any order; the runner sorts).  Results never depend on the backend or on the
+worker count, because every cell seeds itself.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
+
+RAY_HINT = "install it with: pip install 'tokenmaze[ray]'  (or: pip install 'ray>=2.9')"
+
+
+class Executor(Protocol):
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        """Yield ``(item, fn(item))`` as each finishes."""
+
+    def close(self) -> None: ...
+
+
+def _init_worker(threads: int) -> None:
+    """Give each worker process its share of the cores (before torch or numba spin up pools)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+class ProcessExecutor:
+    """Local worker processes (spawned: safe with torch); ``workers <= 1`` runs in this process."""
+
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
+        self.workers = workers
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def map_unordered(self, fn, items):
+        items = list(items)
+        if self.workers == 1 or len(items) <= 1:
+            for item in items:
+                yield item, fn(item)
+            return
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
+        self._pool = self._pool or cf.ProcessPoolExecutor(
+            self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+        )
+        futures = {self._pool.submit(fn, item): item for item in items}
+        try:
+            for fut in cf.as_completed(futures):
+                yield futures[fut], fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+class RayExecutor:
+    """Cells as Ray tasks: a local instance (``num_cpus``) or a cluster (``address``)."""
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, start_timeout: float = 60.0):
+        try:
+            import ray
+        except ImportError:
+            raise RuntimeError(f"--executor ray needs the 'ray' package, which is not installed; {RAY_HINT}") from None
+        self._ray = ray
+        self._owns = not ray.is_initialized()
+        if self._owns:
+            self._start(address, num_cpus, start_timeout)
+
+    def _start(self, address, num_cpus, timeout) -> None:
+        errors: list[BaseException] = []
+
+        def init():
+            try:
+                kwargs = {"address": address} if address else {"num_cpus": num_cpus}
+                self._ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+            except BaseException as err:  # reported in the caller's thread
+                errors.append(err)
+
+        thread = threading.Thread(target=init, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        where = f"the cluster at {address!r}" if address else "a local Ray instance"
+        if thread.is_alive():
+            raise RuntimeError(
+                f"Ray did not start {where} within {timeout:.0f} s (a machine with every core busy "
+                "can stall Ray's start); retry on an idle machine or use --executor process"
+            )
+        if errors:
+            raise RuntimeError(f"Ray could not start {where}: {errors[0]}") from errors[0]
+
+    def map_unordered(self, fn, items):
+        remote = self._ray.remote(fn)
+        pending = {remote.remote(item): item for item in items}
+        while pending:
+            done, _ = self._ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                yield pending.pop(ref), self._ray.get(ref)
+
+    def close(self) -> None:
+        if self._owns and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+def make_executor(kind: str = "process", workers: int = 1, address: str | None = None) -> Executor:
+    """``"process"`` (``workers`` local processes) or ``"ray"`` (``address`` or a local instance)."""
+    if kind == "process":
+        return ProcessExecutor(workers)
+    if kind == "ray":
+        return RayExecutor(address, num_cpus=workers)
+    raise ValueError(f"unknown executor {kind!r}; use 'process' or 'ray'")

@@ -1,0 +1,255 @@
+"""Plan a suite into cells, roll agents out in them, store each finished cell atomically.
+
+A cell is (suite, condition, agent, chunk of episode indices).  ``run_cell`` is a pure function
+of the cell: it seeds each episode from the evaluation namespace (``episode_seed``) and the agent
+from the cell, so results are identical for any executor and worker count.  Each finished cell
+lands in ``DIR/cells/<key>.json`` (temp file + ``os.replace``); ``resume=True`` skips cells
+already there, so a run killed at any moment (even ``kill -9``) loses nothing.
+
+Rollouts use ``gym.make("TokenMaze-v0", **condition.env)`` (``TokenMazeMoves-v0`` for an agent
+whose ``action_type`` is ``"move"``).  An agent with ``act_batch`` plays up to ``batch`` episodes
+in lockstep (one env each, finished envs keep their final observation and their actions are
+ignored); others play episode by episode with ``reset``/``act``.  Per episode the runner records
+the maze, endpoints and the tokens emitted after the prompt; metrics are computed from those alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.executor import Executor, ProcessExecutor
+from benchmarks.metrics import score
+from benchmarks.suites import AgentSpec, Condition, Suite, episode_seed
+
+AGENT_SPAWN_KEY = 0x4147454E  # "AGEN": agent seeds, disjoint from the episode seeds
+ENV_IDS = {"token": "TokenMaze-v0", "move": "TokenMazeMoves-v0"}
+
+
+@dataclass(frozen=True)
+class Cell:
+    suite: str
+    condition: Condition
+    agent: AgentSpec
+    chunk: int
+    start: int  # first episode index (inclusive)
+    stop: int  # last episode index (exclusive)
+    batch: int = 64
+
+    @property
+    def key(self) -> str:
+        """File-safe and unique: readable names plus a digest of everything that shapes results."""
+        blob = json.dumps(
+            [self.suite, self.condition.to_dict(), self.agent.to_dict(), self.start, self.stop],
+            sort_keys=True,
+        )
+        digest = hashlib.blake2b(blob.encode(), digest_size=6).hexdigest()
+        return f"{_slug(self.condition.name)}__{_slug(self.agent.label)}__{self.chunk:04d}-{digest}"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")[:60] or "_"
+
+
+def plan_cells(suite: Suite, agents: list[AgentSpec], batch: int = 64) -> list[Cell]:
+    """Every (condition, agent, chunk) cell of a run, in a fixed order."""
+    cells = []
+    for cond in suite.conditions:
+        for agent in agents:
+            for chunk, start in enumerate(range(0, cond.episodes, suite.chunk)):
+                stop = min(start + suite.chunk, cond.episodes)
+                cells.append(Cell(suite.name, cond, agent, chunk, start, stop, batch))
+    return cells
+
+
+# --------------------------------------------------------------------------- rollouts
+
+
+def make_agent(spec: AgentSpec, seed: int):
+    """``agents.make(spec.name, **spec.kwargs)``, adding ``seed`` when the agent takes one."""
+    import agents
+
+    if "seed" in spec.kwargs:
+        return agents.make(spec.name, **spec.kwargs)
+    try:
+        return agents.make(spec.name, seed=seed, **spec.kwargs)
+    except TypeError as err:
+        if "unknown kwarg 'seed'" not in str(err):
+            raise
+    return agents.make(spec.name, **spec.kwargs)
+
+
+def _record(index: int, seed: int, env, n_prompt: int, truncated: bool, scheme: str) -> dict:
+    u = env.unwrapped
+    maze, origin, target = u.maze, tuple(map(int, u.origin)), tuple(map(int, u.target))
+    tokens = [str(t) for t in u.tokens[n_prompt:]]
+    return {
+        "index": index,
+        "seed": seed,
+        "shape": list(maze.shape),
+        "maze": np.packbits(maze.connections).tobytes().hex(),
+        "maze_hash": maze.canonical_hash(),
+        "origin": list(origin),
+        "target": list(target),
+        "tokens": tokens,
+        "truncated": bool(truncated),
+        "metrics": score(maze, origin, target, tokens, scheme).to_dict(),
+    }
+
+
+def _stack_infos(infos: list[dict]) -> dict:
+    """List of per-env infos → a vector-env style dict of arrays (keys present in all)."""
+    keys = [k for k in infos[0] if all(k in i for i in infos)]
+    return {k: np.stack([np.asarray(i[k]) for i in infos]) for k in keys}
+
+
+def _rollout_batch(agent, make_env, seeds: list[int], start: int, batch: int, scheme: str) -> list[dict]:
+    out = []
+    envs = [make_env() for _ in range(min(batch, len(seeds)))]
+    try:
+        for w in range(0, len(seeds), len(envs)):
+            wave = list(enumerate(seeds[w : w + len(envs)], start + w))
+            envs_w = envs[: len(wave)]
+            obs, infos, prompt = [], [], []
+            for env, (_, s) in zip(envs_w, wave, strict=True):
+                o, i = env.reset(seed=s)
+                obs.append(o), infos.append(i), prompt.append(len(env.unwrapped.tokens))
+            live = [True] * len(wave)
+            recs: list[dict | None] = [None] * len(wave)
+            while any(live):
+                batch_obs = {k: np.stack([np.asarray(o[k]) for o in obs]) for k in obs[0]}
+                actions = agent.act_batch(batch_obs, _stack_infos(infos))
+                for j, env in enumerate(envs_w):
+                    if not live[j]:
+                        continue
+                    obs[j], _, term, trunc, infos[j] = env.step(int(actions[j]))
+                    if term or trunc:
+                        live[j] = False
+                        recs[j] = _record(wave[j][0], wave[j][1], env, prompt[j], trunc and not term, scheme)
+            out += recs
+    finally:
+        for env in envs:
+            env.close()
+    return out
+
+
+def _rollout_each(agent, make_env, seeds: list[int], start: int, scheme: str) -> list[dict]:
+    out = []
+    env = make_env()
+    try:
+        for index, s in enumerate(seeds, start):
+            obs, info = env.reset(seed=s)
+            n_prompt = len(env.unwrapped.tokens)
+            agent.reset(obs, info)
+            term = trunc = False
+            while not (term or trunc):
+                obs, _, term, trunc, info = env.step(agent.act(obs, info))
+            out.append(_record(index, s, env, n_prompt, trunc and not term, scheme))
+    finally:
+        env.close()
+    return out
+
+
+def run_cell(cell: Cell) -> dict:
+    """Play a cell's episodes and judge them; agent errors are recorded, not raised."""
+    import gymnasium as gym
+
+    import maze_env  # noqa: F401  (registers the envs)
+
+    t0 = time.perf_counter()
+    cond = cell.condition
+    seeds = [episode_seed(cond.seed, i) for i in range(cell.start, cell.stop)]
+    ss = np.random.SeedSequence(cond.seed, spawn_key=(AGENT_SPAWN_KEY, cell.start))
+    result = {"key": cell.key, "suite": cell.suite, "condition": cond.name, "agent": cell.agent.label,
+              "chunk": cell.chunk, "start": cell.start, "stop": cell.stop}  # fmt: skip
+    try:
+        agent = make_agent(cell.agent, int(ss.generate_state(1, np.uint64)[0]))
+        env_id = ENV_IDS[getattr(agent, "action_type", "token")]
+        scheme = cond.env.get("scheme", "aotp")
+
+        def make_env():
+            return gym.make(env_id, **cond.env)
+
+        if callable(getattr(agent, "act_batch", None)) and cell.batch > 1:
+            eps = _rollout_batch(agent, make_env, seeds, cell.start, cell.batch, scheme)
+        else:
+            eps = _rollout_each(agent, make_env, seeds, cell.start, scheme)
+        result.update(episodes=eps, error=None)
+    except Exception as err:  # one agent failing on one condition must not sink the run
+        result.update(episodes=[], error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+    result["elapsed_s"] = time.perf_counter() - t0
+    return result
+
+
+# --------------------------------------------------------------------------- storage and runs
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, fsync, then ``os.replace``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data, indent: int | None = None) -> None:
+    """``write_text_atomic`` of ``json.dumps(data)`` (NaN allowed: metrics undefined on 0 episodes)."""
+    write_text_atomic(path, json.dumps(data, indent=indent, allow_nan=True))
+
+
+def load_done(cells_dir: Path, cells: list[Cell]) -> dict[str, dict]:
+    """Finished, error-free cells of this plan already on disk (unreadable files are redone)."""
+    done = {}
+    for cell in cells:
+        path = cells_dir / f"{cell.key}.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if data.get("error") is None and data.get("key") == cell.key:
+            done[cell.key] = data
+    return done
+
+
+def run_cells(
+    cells: list[Cell],
+    out_dir: Path,
+    executor: Executor | None = None,
+    resume: bool = False,
+    on_done: Callable[[Cell, dict], None] | None = None,
+) -> list[dict]:
+    """Run every cell not already finished; returns all cell results in plan order.
+
+    Without ``resume``, a folder that already holds cells is refused (so results never mix).
+    """
+    cells_dir = Path(out_dir) / "cells"
+    if cells_dir.is_dir() and any(cells_dir.glob("*.json")) and not resume:
+        raise FileExistsError(
+            f"{cells_dir} already holds cells of a run; pass --resume to continue it or choose "
+            "another --out"
+        )
+    cells_dir.mkdir(parents=True, exist_ok=True)
+    done = load_done(cells_dir, cells) if resume else {}
+    for cell in cells:
+        if cell.key in done and on_done:
+            on_done(cell, done[cell.key])
+    todo = [c for c in cells if c.key not in done]
+    executor = executor or ProcessExecutor(1)
+    for cell, result in executor.map_unordered(run_cell, todo):
+        write_json_atomic(cells_dir / f"{cell.key}.json", result)
+        done[cell.key] = result
+        if on_done:
+            on_done(cell, result)
+    return [done[c.key] for c in cells]

@@ -1,0 +1,144 @@
+"""Native batched vector envs: ``gym.make_vec("TokenMaze-v0", num_envs=N)`` builds one of these.
+
+All ``N`` episodes live in one ``maze_env._core.Episodes``: a step is one numba call over the
+batch, and the episodes that need a reset are reset together (one ``generate_batch`` /
+``sample_endpoints_batch`` / ``solve_batch`` / ``encode_batch`` call each).
+
+Autoreset (Gymnasium 1.x, ``metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP``, the same as
+``SyncVectorEnv``'s default): when sub-env ``i`` terminates or truncates, ``step`` returns that
+last observation as usual; on the *next* ``step`` the action for ``i`` is ignored, ``i`` starts a
+new episode and returns its first observation with reward 0, ``terminated = truncated = False``
+and the reset's info (no ``success``).  So a training loop must not store the transition of the
+step that follows a ``done`` (Gymnasium issue #1265; https://farama.org/Vector-Autoreset-Mode).
+
+Seeding matches ``SyncVectorEnv``: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (or takes
+a list of seeds), and each sub-env keeps its own Generator, so sub-env ``i`` produces exactly the
+transitions of ``gym.make(id)`` reset with the same seed.  ``info`` has the layout
+``SyncVectorEnv`` gives the single envs' infos: one array per key plus a ``_key`` mask.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from maze_env._core import Episodes, make_config
+
+
+class TokenMazeVectorEnv(VectorEnv):
+    """``num_envs`` token-action mazes (``TokenMazeEnv``) stepped as one numpy/numba batch.
+
+    Takes ``num_envs`` plus every ``TokenMazeEnv`` kwarg.  ``render_mode`` ``"rgb_array"`` or
+    ``"ansi"`` renders every sub-env (a tuple, like ``SyncVectorEnv``).
+    ``action_masks()`` returns the (num_envs, n_actions) bool legal-action matrix.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["rgb_array", "ansi"],
+        "render_fps": 4,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+    action_type: ClassVar[str] = "token"
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        size=6,
+        generator: str = "rdfs",
+        generator_kwargs: dict | None = None,
+        endpoints=None,
+        scheme: str = "aotp",
+        max_grid: int | None = None,
+        canvas=None,
+        offset=None,
+        max_steps: int | None = None,
+        success_reward: float = 1.0,
+        step_cost: float = 0.01,
+        violation_penalty: float = 0.1,
+        invalid_action: str = "record",
+        render_mode: str | None = None,
+    ):
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
+        self.config = make_config(
+            self.action_type, size=size, generator=generator, generator_kwargs=generator_kwargs,
+            endpoints=endpoints, scheme=scheme, max_grid=max_grid, canvas=canvas, offset=offset,
+            max_steps=max_steps, success_reward=success_reward, step_cost=step_cost,
+            violation_penalty=violation_penalty, invalid_action=invalid_action,
+        )  # fmt: skip
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
+        self.num_envs = int(num_envs)
+        self.render_mode = render_mode
+        self.single_observation_space = self.config.observation_space()
+        self.single_action_space = self.config.action_space()
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._episodes = Episodes(self.config, self.num_envs)
+        self._generators: list[np.random.Generator | None] = [None] * self.num_envs
+        self._autoreset = np.zeros(self.num_envs, np.bool_)
+        self._ready = False
+
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
+        """Reset every sub-env: ``seed`` None, an int (sub-env i gets seed + i) or a list."""
+        n = self.num_envs
+        if seed is None:
+            seeds = [None] * n
+        elif isinstance(seed, (int, np.integer)):
+            seeds = [int(seed) + i for i in range(n)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != n:
+                raise ValueError(f"seed: a list of seeds needs num_envs={n} entries, got {len(seeds)}")
+        for i, s in enumerate(seeds):
+            if s is not None or self._generators[i] is None:
+                self._generators[i] = seeding.np_random(s)[0]
+        self._episodes.reset(np.arange(n), self._generators)
+        self._autoreset[:] = False
+        self._ready = True
+        return self._episodes.observations(), self._episodes.infos(None)
+
+    def step(self, actions):
+        if not self._ready:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"actions must be an int array of shape ({self.num_envs},), got {actions!r}")
+        if actions.min() < 0 or actions.max() >= self.single_action_space.n:
+            raise ValueError(f"actions must lie in [0, {self.single_action_space.n}), got {actions!r}")
+        ep = self._episodes
+        restart = self._autoreset
+        ep.step(actions.astype(np.int64, copy=False), ~restart)
+        if restart.any():
+            idx = np.flatnonzero(restart)
+            ep.reset(idx, [self._generators[i] for i in idx])
+            ep.rewards[idx] = 0.0
+            ep.terminated[idx] = ep.truncated[idx] = False
+        ended = ep.terminated | ep.truncated
+        self._autoreset = ended
+        return ep.observations(), ep.rewards.copy(), ep.terminated.copy(), ep.truncated.copy(), ep.infos(ended)
+
+    def action_masks(self) -> np.ndarray:
+        return self._episodes.mask.copy()
+
+    def render(self):
+        from maze_env import render
+
+        if self.render_mode is None:
+            return None
+        ep = self._episodes
+        if self.render_mode == "ansi":
+            return tuple(render.ansi_frame(**ep.frame_data(i), tokens=ep.token_strings(i)) for i in range(self.num_envs))
+        return tuple(render.rgb_frame(**ep.frame_data(i)) for i in range(self.num_envs))
+
+
+class TokenMazeMovesVectorEnv(TokenMazeVectorEnv):
+    """``num_envs`` move-action mazes (``TokenMazeMovesEnv``) stepped as one batch."""
+
+    action_type: ClassVar[str] = "move"

@@ -1,0 +1,297 @@
+"""Agents: registry, the shared plan → action logic, oracle, random-fork, heuristics, env play."""
+
+import subprocess
+import sys
+import textwrap
+from itertools import pairwise
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, reject, settings
+from hypothesis import strategies as st
+from mazegraph import to_graph
+from scipy import stats
+
+import agents
+import maze_env
+from maze_env import Maze
+from maze_env._graph import DIRECTIONS
+
+PLANNED = ["oracle", "random-fork", "greedy", "dead-end-filling", "wall-follower"]
+TREES = st.sampled_from(["rdfs", "wilson", "kruskal", "prim"])
+CYCLIC = st.sampled_from([("percolation", {"p": 0.6}), ("rdfs_percolation", {"p": 0.3})])
+
+
+def deceptive_fork() -> Maze:
+    """3x3: from (0,0) the target (0,2) looks one step past (0,1), a dead end; the way is round."""
+    way = [(0, 0), (1, 0), (2, 0), (2, 1), (2, 2), (1, 2), (0, 2)]
+    return Maze.from_edges(3, [*pairwise(way), ((0, 0), (0, 1))])
+
+
+def island() -> Maze:
+    """4x4: a ring of the outer cells; the target (1,1) hangs inward from (0,1)."""
+    ring = [(0, 0), (0, 1), (0, 2), (0, 3), (1, 3), (2, 3), (3, 3), (3, 2), (3, 1), (3, 0), (2, 0),
+            (1, 0)]  # fmt: skip
+    return Maze.from_edges(4, [*pairwise([*ring, ring[0]]), ((0, 1), (1, 1))])
+
+
+def star() -> Maze:
+    """3x3: (1,1) opens to all four neighbours; the target (0,0) lies beyond (0,1)."""
+    return Maze.from_edges(
+        3,
+        [((1, 1), (0, 1)), ((1, 1), (2, 1)), ((1, 1), (1, 0)), ((1, 1), (1, 2)), ((0, 1), (0, 0))],
+    )
+
+
+def play(agent, maze, origin, target, scheme="aotp", action_type="token", max_grid=None):
+    """Drive ``agent`` on the observations a TokenMaze env would show; return the emitted path."""
+    vocab = maze_env.vocabulary(max_grid or max(maze.shape))
+    cells = vocab.cell_tokens(scheme, maze.shape)
+    cols = maze.shape[1]
+    ids = list(vocab.encode(maze_env.tokenize(maze, origin, target, scheme=scheme, seed=1)))
+    ids += list(cells[origin[0] * cols + origin[1]])
+    info = {"scheme": scheme, "action_type": action_type, "max_grid": vocab.max_grid}
+
+    def obs():
+        return {"tokens": np.array(ids + [vocab.pad_id] * 8), "length": np.array(len(ids))}
+
+    agent.reset(obs(), info)
+    path = [origin]
+    for _ in range(4 * maze.n_cells * len(cells[0]) + 2):
+        action = agent.act(obs(), info)
+        if action_type == "move":
+            if action == 4:
+                return path
+            cell = (path[-1][0] + DIRECTIONS[action][0], path[-1][1] + DIRECTIONS[action][1])
+            path.append(cell)
+            ids.extend(cells[cell[0] * cols + cell[1]])
+        elif action == vocab.special["<PATH_END>"]:
+            return maze_env.parse(vocab.decode(ids), scheme=scheme).path
+        else:
+            ids.append(action)
+    raise AssertionError("the agent never ended its path")
+
+
+def sample(gen, kw, size, seed):
+    maze = maze_env.generate(gen, size, seed=seed, **kw)
+    try:
+        origin, target = maze_env.sample_endpoints(maze, seed=seed)
+    except maze_env.NoValidEndpoints:  # a percolation maze without a single open edge
+        reject()
+    return maze, origin, target
+
+
+# --------------------------------------------------------------------------- registry
+
+
+def test_available_lists_every_builtin_with_a_description():
+    names = agents.available()
+    for name in [*PLANNED, "sb3", "transformer"]:
+        assert names.get(name)
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown agent 'nope'.*oracle.*random-fork"):
+        agents.make("nope")
+
+
+def test_bad_kwargs_name_the_agent_and_the_kwarg():
+    with pytest.raises(TypeError, match=r"'random-fork'.*'sed'.*seed"):
+        agents.make("random-fork", sed=0)
+    with pytest.raises(ValueError, match="hand"):
+        agents.make("wall-follower", hand="up")
+    with pytest.raises(ValueError, match="bias"):
+        agents.make("random-fork", bias=1.5)
+
+
+def test_module_class_strings_load_third_party_agents(tmp_path, monkeypatch):
+    (tmp_path / "my_agents.py").write_text(
+        textwrap.dedent(
+            """
+            class Stubborn:
+                def __init__(self, action=4):
+                    self.action = action
+                def reset(self, obs, info):
+                    pass
+                def act(self, obs, info):
+                    return self.action
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    agent = agents.make("my_agents:Stubborn", action=2)
+    assert isinstance(agent, agents.Agent) and agent.act(None, {}) == 2
+    assert isinstance(agents.make("agents.oracle:OracleAgent"), agents.OracleAgent)
+    with pytest.raises(TypeError, match=r"'my_agents:Stubborn'.*'colour'"):
+        agents.make("my_agents:Stubborn", colour=1)
+    with pytest.raises(ImportError, match="no attribute 'Missing'"):
+        agents.make("my_agents:Missing")
+    with pytest.raises(ImportError, match="no_such_module"):
+        agents.make("no_such_module:Agent")
+
+
+def test_register_lazy_string_and_duplicates(tmp_path, monkeypatch):
+    monkeypatch.setattr(agents.base, "_REGISTRY", dict(agents.base._REGISTRY))
+    agents.register("lazy-oracle", "agents.oracle:OracleAgent", "a lazily imported oracle")
+    assert agents.available()["lazy-oracle"] == "a lazily imported oracle"
+    assert isinstance(agents.make("lazy-oracle"), agents.OracleAgent)
+    with pytest.raises(ValueError, match="already registered"):
+        agents.register("oracle", agents.OracleAgent)
+    with pytest.raises(TypeError, match="factory"):
+        agents.register("broken", 42)
+
+
+def test_heavy_agents_are_imported_lazily():
+    code = "import sys, agents; print([m in sys.modules for m in ('agents.sb3', 'torch')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[False, False]"
+    assert agents.base._REGISTRY["transformer"][0] == "agents.transformer.policy:TransformerAgent"
+
+
+# --------------------------------------------------------------------------- observation → actions
+
+
+@pytest.mark.parametrize("scheme", maze_env.SCHEMES)
+@pytest.mark.parametrize("action_type", ["token", "move"])
+@pytest.mark.parametrize("name", PLANNED)
+def test_every_scheme_and_action_type_emits_the_plan(name, scheme, action_type):
+    maze, origin, target = sample("rdfs_percolation", {"p": 0.2}, (5, 6), seed=3)
+    agent = agents.make(name)
+    expected = agent.plan(maze, origin, target, np.random.default_rng(0))
+    agent.rng = np.random.default_rng(0)
+    got = play(agent, maze, origin, target, scheme, action_type, max_grid=8)
+    assert got == expected and maze.is_valid_path(got)
+
+
+def test_act_is_idempotent_and_act_batch_matches_act():
+    mazes = [sample("rdfs", {}, 5, seed=s) for s in range(3)]
+    vocab = maze_env.vocabulary(5)
+    prompts = []
+    for maze, origin, target in mazes:
+        ids = list(vocab.encode(maze_env.tokenize(maze, origin, target, seed=0)))
+        prompts.append([*ids, int(vocab.coord_ids[origin])])
+    width = max(map(len, prompts))
+    batch = {
+        "tokens": np.array([p + [vocab.pad_id] * (width - len(p)) for p in prompts]),
+        "length": np.array([len(p) for p in prompts]),
+    }
+    infos = {"scheme": np.array(["aotp"] * 3), "action_type": "token", "max_grid": np.full(3, 5)}
+    oracle = agents.make("oracle")
+    first = oracle.act_batch(batch, infos)
+    assert np.array_equal(first, oracle.act_batch(batch, infos))
+    for i, (maze, origin, target) in enumerate(mazes):
+        step = maze.shortest_path(origin, target)[1]
+        assert first[i] == vocab.coord_ids[step]
+
+
+def test_a_plan_must_start_at_the_origin():
+    class Lost(agents.PlannedAgent):
+        def plan(self, maze, origin, target, rng):
+            return [target]
+
+    maze, origin, target = sample("rdfs", {}, 4, seed=0)
+    with pytest.raises(RuntimeError, match="starting at the origin"):
+        play(Lost(), maze, origin, target)
+
+
+# --------------------------------------------------------------------------- oracle
+
+
+@settings(max_examples=30, deadline=None)
+@given(CYCLIC, st.integers(2, 7), st.integers(0, 10**6))
+def test_oracle_is_a_shortest_path_on_cyclic_mazes(gen, size, seed):
+    name, kw = gen
+    maze, origin, target = sample(name, kw, size, seed)
+    path = play(agents.make("oracle"), maze, origin, target)
+    graph = to_graph(maze.connections)
+    assert path[0] == origin and path[-1] == target
+    assert all(graph.has_edge(a, b) for a, b in pairwise(path))
+    assert len(path) - 1 == nx.shortest_path_length(graph, origin, target)
+
+
+def test_oracle_gives_up_when_the_target_is_unreachable():
+    maze = Maze.from_edges(3, [((0, 0), (0, 1))])
+    assert play(agents.make("oracle"), maze, (0, 0), (2, 2)) == [(0, 0)]
+
+
+# --------------------------------------------------------------------------- random-fork
+
+
+@settings(max_examples=30, deadline=None)
+@given(CYCLIC, st.integers(2, 7), st.integers(0, 10**6), st.sampled_from([0.0, 0.5]))
+def test_random_fork_obeys_walls_never_backtracks_and_stops_only_when_stuck(gen, size, seed, bias):
+    name, kw = gen
+    maze, origin, target = sample(name, kw, size, seed)
+    path = play(agents.make("random-fork", seed=seed, bias=bias), maze, origin, target)
+    graph = to_graph(maze.connections)
+    assert path[0] == origin and len(set(path)) == len(path)
+    assert all(graph.has_edge(a, b) for a, b in pairwise(path))
+    assert path[-1] == target or set(graph.neighbors(path[-1])) <= set(path)
+
+
+def test_random_fork_choices_are_uniform_and_bias_leans_to_the_target():
+    maze, origin, target = star(), (1, 1), (0, 0)
+    n = 2000
+    for bias, p_correct in ((0.0, 0.25), (0.6, 0.6 + 0.4 * 0.25)):
+        agent = agents.make("random-fork", seed=0, bias=bias)
+        firsts = [agent.plan(maze, origin, target, agent.rng)[1] for _ in range(n)]
+        counts = np.array([firsts.count(c) for c in [(0, 1), (2, 1), (1, 0), (1, 2)]])
+        other = (1 - p_correct) / 3
+        expected = n * np.array([p_correct, other, other, other])
+        assert stats.chisquare(counts, expected).pvalue > 1e-3
+
+
+def test_random_fork_is_reproducible_from_its_seed():
+    maze, origin, target = sample("rdfs", {}, 8, seed=0)
+    runs = [[play(agents.make("random-fork", seed=5), maze, origin, target) for _ in range(3)]]
+    runs.append([play(agents.make("random-fork", seed=5), maze, origin, target) for _ in range(3)])
+    assert runs[0] == runs[1]
+
+
+# --------------------------------------------------------------------------- heuristics
+
+
+def test_greedy_fails_on_a_deceptive_fork_where_search_succeeds():
+    maze, origin, target = deceptive_fork(), (0, 0), (0, 2)
+    assert play(agents.make("greedy"), maze, origin, target) == [(0, 0), (0, 1)]
+    for name in ("oracle", "dead-end-filling", "wall-follower"):
+        assert play(agents.make(name), maze, origin, target) == maze.shortest_path(origin, target)
+    assert play(agents.make("random-fork", seed=0, bias=1.0), maze, origin, target)[-1] == target
+
+
+def test_greedy_walks_straight_when_nothing_deceives_it():
+    maze = maze_env.generate("open_field", (4, 4), seed=0)
+    path = play(agents.make("greedy"), maze, (0, 0), (3, 3))
+    assert len(path) == 7 and maze.is_valid_path(path)
+
+
+@settings(max_examples=30, deadline=None)
+@given(TREES, st.integers(1, 8), st.integers(1, 8), st.integers(0, 10**6))
+def test_dead_end_filling_and_wall_followers_solve_every_tree(gen, rows, cols, seed):
+    maze, origin, target = sample(gen, {}, (rows, cols), seed)
+    solution = maze.shortest_path(origin, target)
+    assert play(agents.make("dead-end-filling", seed=seed), maze, origin, target) == solution
+    for hand in ("left", "right"):
+        assert play(agents.make("wall-follower", hand=hand), maze, origin, target) == solution
+
+
+def test_wall_follower_detects_the_loop_round_an_island():
+    maze, target = island(), (1, 1)
+    for hand in ("left", "right"):  # both hug the outer wall, never entering the inward branch
+        assert play(agents.make("wall-follower", hand=hand), maze, (3, 3), target) == [(3, 3)]
+    right = play(agents.make("wall-follower", hand="right"), maze, (0, 0), target)
+    assert right == [(0, 0), (0, 1), (1, 1)]
+    assert play(agents.make("wall-follower", hand="left"), maze, (0, 0), target) == [(0, 0)]
+    capped = agents.make("wall-follower", hand="left", max_steps=3)
+    assert capped.plan(maze, (3, 3), target, capped.rng) == [(3, 3), (3, 2), (3, 1), (3, 0)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(CYCLIC, st.integers(2, 7), st.integers(0, 10**6))
+def test_heuristics_emit_valid_paths_on_cyclic_mazes(gen, size, seed):
+    name, kw = gen
+    maze, origin, target = sample(name, kw, size, seed)
+    for agent in ("greedy", "dead-end-filling", "wall-follower"):
+        path = play(agents.make(agent), maze, origin, target)
+        assert path[0] == origin and maze.is_valid_path(path)

@@ -1,0 +1,237 @@
+"""The cell runner, executors, resume after SIGKILL, the results schema and the CLI end to end."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.executor import ProcessExecutor
+from benchmarks.metrics import AGGREGATE_METRICS, score
+from benchmarks.report import SchemaError, assemble, validate
+from benchmarks.runner import plan_cells, run_cell, run_cells
+from benchmarks.suites import AgentSpec, load_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = """
+description = "tiny"
+episodes = 6
+chunk = 2
+[env]
+size = 3
+[[conditions]]
+name = "rdfs-3"
+[[conditions]]
+name = "perc-4"
+env = { size = 4, generator = "rdfs_percolation", generator_kwargs = { p = 0.3 } }
+"""
+AGENTS = [AgentSpec("oracle", "oracle"), AgentSpec("random-fork", "random-fork"),
+          AgentSpec("bench_helpers:SlowWalker", "walker")]  # fmt: skip
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return load_suite(path)
+
+
+def deterministic(results: dict) -> dict:
+    out = copy.deepcopy(results)
+    out.pop("run")
+    return json.loads(json.dumps(out))  # NaN-safe comparison through the same encoding
+
+
+def run(suite, out, executor=None, agents=AGENTS):
+    cells = run_cells(plan_cells(suite, agents), out, executor)
+    return assemble(suite, agents, cells, run={}), cells
+
+
+def test_oracle_is_perfect_and_metrics_match_the_tokens(tiny, tmp_path):
+    results, cells = run(tiny, tmp_path / "a")
+    validate(results)
+    oracle = [r for r in results["records"] if r["agent"] == "oracle"]
+    assert all(r["metrics"]["exact_path"]["value"] == 1.0 and r["episodes"] == 6 for r in oracle)
+    walker = [r for r in results["records"] if r["agent"] == "walker"]
+    assert all(r["error"] is None for r in walker)
+    for cell in cells:
+        assert [e["index"] for e in cell["episodes"]] == list(range(cell["start"], cell["stop"]))
+
+
+def test_metrics_agree_with_the_env_info():
+    """The env counts violations online; the metrics recount them from the tokens alone."""
+    import gymnasium as gym
+    import numpy as np
+
+    import maze_env  # noqa: F401
+
+    rng = np.random.default_rng(0)
+    env = gym.make("TokenMaze-v0", size=4, generator="rdfs_percolation", generator_kwargs={"p": 0.3})
+    for ep in range(40):
+        obs, info = env.reset(seed=ep)
+        n0 = len(env.unwrapped.tokens)
+        term = trunc = False
+        while not (term or trunc):
+            mask = info["action_mask"]
+            a = rng.choice(np.flatnonzero(mask)) if rng.random() < 0.7 else rng.integers(len(mask))
+            obs, _, term, trunc, info = env.step(int(a))
+        u = env.unwrapped
+        m = score(u.maze, u.origin, u.target, u.tokens[n0:])
+        assert {k: v for k, v in m.violations.items() if k != "no_path_end"} == dict(info["violations"])
+        assert m.success == bool(info.get("success", False))
+
+
+def test_identical_for_one_and_two_workers(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
+    one, _ = run(tiny, tmp_path / "one", ProcessExecutor(1))
+    ex = ProcessExecutor(2)
+    try:
+        two, _ = run(tiny, tmp_path / "two", ex)
+    finally:
+        ex.close()
+    assert deterministic(one) == deterministic(two)
+
+
+def test_ray_backend_matches_process_backend(tiny, tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    from benchmarks.executor import RayExecutor
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]))
+    local, _ = run(tiny, tmp_path / "local")
+    ex = RayExecutor(num_cpus=2, start_timeout=120)
+    try:
+        remote, _ = run(tiny, tmp_path / "ray", ex)
+    finally:
+        ex.close()
+    assert deterministic(local) == deterministic(remote)
+
+
+def test_missing_ray_is_a_clear_error(monkeypatch):
+    import builtins
+
+    from benchmarks.executor import make_executor
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(RuntimeError, match=r"tokenmaze\[ray\]"):
+        make_executor("ray")
+
+
+def test_agent_errors_are_recorded_not_raised(tiny):
+    cell = plan_cells(tiny, [AgentSpec("oracle", "bad", {"no_such_kwarg": 1})])[0]
+    result = run_cell(cell)
+    assert result["episodes"] == [] and "no_such_kwarg" in result["error"]
+
+
+def test_refuses_to_mix_runs_without_resume(tiny, tmp_path):
+    agents = AGENTS[:1]
+    run_cells(plan_cells(tiny, agents), tmp_path)
+    with pytest.raises(FileExistsError, match="--resume"):
+        run_cells(plan_cells(tiny, agents), tmp_path)
+
+
+def test_schema_validation(tiny, tmp_path):
+    results, _ = run(tiny, tmp_path, agents=AGENTS[:1])
+    validate(results)
+    assert set(results["records"][0]["metrics"]) == set(AGGREGATE_METRICS)
+    broken = copy.deepcopy(results)
+    del broken["records"][1]["metrics"]["fork_accuracy"]
+    with pytest.raises(SchemaError, match=r"records\[1\]\.metrics: missing key 'fork_accuracy'"):
+        validate(broken)
+    broken = copy.deepcopy(results)
+    broken["schema_version"] = 99
+    with pytest.raises(SchemaError, match="schema_version"):
+        validate(broken)
+    broken = copy.deepcopy(results)
+    broken["records"][0]["agent"] = "ghost"
+    with pytest.raises(SchemaError, match="not a listed agent"):
+        validate(broken)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def cli(*args, timeout=300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def test_cli_end_to_end_with_user_suite_and_module_class_agent(tmp_path):
+    suite = tmp_path / "mine.toml"
+    suite.write_text(TINY)
+    out = tmp_path / "out"
+    res = cli("run", "--suite", str(suite), "--agents", "oracle,bench_helpers:SlowWalker",
+              "--out", str(out), "--workers", "2", "--gifs", "1")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    results = json.loads((out / "results.json").read_text())
+    validate(results)
+    assert {r["agent"] for r in results["records"]} == {"oracle", "bench_helpers:SlowWalker"}
+    for name in ("results.csv", "report.md", "target_heatmap.png"):
+        assert (out / name).is_file()
+    assert "| oracle | 1.000" in (out / "report.md").read_text()
+    assert len(list((out / "cells").glob("*.json"))) == 2 * 2 * 3
+
+
+def test_cli_errors_name_the_problem(tmp_path):
+    res = cli("run", "--suite", "quick", "--agents", "oracle,nope", "--out", str(tmp_path / "x"))
+    assert res.returncode != 0 and "unknown agent 'nope'" in res.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.replace("size = 3", "sise = 3"))
+    res = cli("run", "--suite", str(bad), "--agents", "oracle", "--out", str(tmp_path / "y"))
+    assert res.returncode != 0 and "unknown key 'sise'" in res.stderr and "bad.toml" in res.stderr
+    res = cli("run", "--suite", "nope", "--out", str(tmp_path / "z"))
+    assert res.returncode != 0 and "unknown suite 'nope'" in res.stderr
+
+
+def test_cli_help_and_list(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    for word in ("--suite", "--agents", "--workers", "--resume", "--executor", "--address"):
+        assert word in text
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    assert "quick" in text and "oracle" in text and "random-fork" in text
+
+
+def test_killed_run_resumes_to_the_same_results(tmp_path):
+    suite = tmp_path / "slow.toml"
+    suite.write_text(TINY.replace("chunk = 2", "chunk = 1"))
+    agents = "oracle,bench_helpers:SlowWalker"
+    full = tmp_path / "full"
+    assert cli("run", "--suite", str(suite), "--agents", agents, "--out", str(full), "--gifs", "0").returncode == 0
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks", "run", "--suite", str(suite), "--agents", agents,
+         "--out", str(out), "--gifs", "0", "--no-progress"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "cells").glob("*.json"))) < 5:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = len(list((out / "cells").glob("*.json")))
+    assert 5 <= done < 24, "the run should have been killed part-way"
+    res = cli("run", "--suite", str(suite), "--agents", agents, "--out", str(out), "--resume", "--gifs", "0")
+    assert res.returncode == 0, res.stderr
+    a = json.loads((full / "results.json").read_text())
+    b = json.loads((out / "results.json").read_text())
+    assert deterministic(a) == deterministic(b)
