@@ -1,11 +1,11 @@
 """``sb3``: MaskablePPO (sb3-contrib) on the move-action env ``TokenMazeMoves-v0``.
 
 The policy reads the token observation through ``TokenFeatures``: an ``nn.Embedding`` of the
-token ids (not SB3's one-hot of the whole vocabulary), learned positions and one small
-transformer encoder layer; the features are the encoded current cell (the last token), the
-target slot and the mean over the sequence.  ``SB3Agent`` passes ``action_masks`` at predict
-time (MaskablePPO otherwise emits masked actions, sb3-contrib#212) and also plays the token env
-by translating its moves into coordinate tokens.
+token ids (not SB3's one-hot of the whole vocabulary) and a small encoder (a convolution, then
+the current cell and the target attend over the prompt), cheap enough to train on a CPU.
+``SB3Agent`` passes ``action_masks`` at predict time (MaskablePPO otherwise emits masked
+actions, sb3-contrib#212) and also plays the token env by translating its moves into
+coordinate tokens.
 
 Train (progress bar; writes ``PATH`` atomically)::
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import gymnasium as gym
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from agents.planned import STOP, sequence
-from maze_env import Coord, parse, vocabulary
+from maze_env import parse, vocabulary
 from maze_env._graph import DIRECTIONS
 from maze_env.tokens import PATH_END, PATH_START
 
@@ -46,41 +46,36 @@ _PATH_START_ID = vocabulary(1).special[PATH_START]  # special ids are shared by 
 
 
 class TokenFeatures(BaseFeaturesExtractor):
-    """Embedding + one transformer encoder layer over ``obs["tokens"][:obs["length"]]``.
+    """A cheap token encoder over ``obs["tokens"][:obs["length"]]``.
 
-    Output (batch, 3 * d_model): the encoded last token (the current cell), the encoded token
-    two before ``<PATH_START>`` (the target for aotp/walls) and the masked mean.
+    ``nn.Embedding`` + learned positions, one residual width-3 convolution (so each ``<-->``
+    sees both ends of its edge), then two queries — the current cell (the last token) and the
+    target (two before ``<PATH_START>``) — attend over the sequence.  Output (batch, 4 * d_model):
+    both query tokens and both attention read-outs.
     """
 
     def __init__(self, observation_space: gym.spaces.Dict, d_model: int = 32, n_heads: int = 2):
         tokens = observation_space["tokens"]
-        super().__init__(observation_space, features_dim=3 * d_model)
+        super().__init__(observation_space, features_dim=4 * d_model)
         self.vocab_size = int(np.max(tokens.high)) + 1
         self.max_len = int(tokens.shape[0])
         self.embed = nn.Embedding(self.vocab_size, d_model)
         self.pos = nn.Embedding(self.max_len, d_model)
-        layer = nn.TransformerEncoderLayer(
-            d_model, n_heads, 2 * d_model, dropout=0.0, batch_first=True
-        )
-        self.encoder = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.mix = nn.Conv1d(d_model, d_model, 3, padding=1)
+        self.attend = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
         ids = obs["tokens"].long()  # [batch, pos]
         length = obs["length"].long().reshape(len(ids)).clamp(1, self.max_len)  # [batch]
         positions = torch.arange(self.max_len, device=ids.device)
         pad = positions[None, :] >= length[:, None]  # [batch, pos]
-        h = self.encoder(self.embed(ids) + self.pos(positions), src_key_padding_mask=pad)
+        x = self.embed(ids) + self.pos(positions)  # [batch, pos, d_model]
+        x = x + torch.relu(self.mix(x.transpose(1, 2))).transpose(1, 2)
         rows = torch.arange(len(ids), device=ids.device)
         start = ((ids == _PATH_START_ID) & ~pad).float().argmax(1)  # [batch]
-        mean = (h * ~pad[..., None]).sum(1) / length[:, None]
-        return torch.cat([h[rows, length - 1], h[rows, (start - 2).clamp(min=0)], mean], 1)
-
-
-@dataclass
-class _Prompt:
-    scheme: str
-    shape: tuple[int, int]
-    target: Coord
+        queries = torch.stack([x[rows, length - 1], x[rows, (start - 2).clamp(min=0)]], 1)
+        read, _ = self.attend(queries, x, x, key_padding_mask=pad, need_weights=False)
+        return torch.cat([queries.flatten(1), read.flatten(1)], 1)  # [batch, 4 * d_model]
 
 
 class SB3Agent:
@@ -101,27 +96,22 @@ class SB3Agent:
         self.model = MaskablePPO.load(path, device="cpu")
         self.deterministic = deterministic
         self._tokens_space = self.model.observation_space["tokens"]
-        self._prompt: _Prompt | None = None
-        self._pending: list[int] = []
+        self._pending: list[int] = []  # the column token of a ``coords`` cell, still to emit
 
     def reset(self, obs: Mapping, info: Mapping) -> None:
-        seq = sequence(obs)
-        ex = self._parse(seq, info)
-        self._prompt = _Prompt(ex.scheme, ex.maze.shape, ex.target)
         self._pending = []
 
     def act(self, obs: Mapping, info: Mapping) -> int:
+        """Re-read the whole sequence, mask the moves the env would mask, and predict."""
         if self._pending:
             return self._pending.pop(0)
-        if self._prompt is None:
-            self.reset(obs, info)
         seq = sequence(obs)
-        ex = self._parse(seq, info)
-        here, visited = ex.path[-1], set(ex.path)
+        ex = parse(vocabulary(int(info["max_grid"])).decode(seq), scheme=str(info["scheme"]))
+        here, visited, open_cells = ex.path[-1], set(ex.path), ex.maze.neighbors(ex.path[-1])
         mask = np.zeros(5, np.bool_)
         for d, (dr, dc) in enumerate(DIRECTIONS):
             step = (here[0] + dr, here[1] + dc)
-            mask[d] = step not in visited and step in ex.maze.neighbors(here)
+            mask[d] = step in open_cells and step not in visited
         mask[STOP] = here == ex.target or not mask[:STOP].any()
         move, _ = self.model.predict(
             self._model_obs(seq, mask), action_masks=mask, deterministic=self.deterministic
@@ -137,10 +127,6 @@ class SB3Agent:
         ids = [int(t) for t in vocab.cell_tokens(ex.scheme, (rows, cols))[r * cols + c]]
         self._pending = ids[1:]
         return ids[0]
-
-    def _parse(self, seq: np.ndarray, info: Mapping):
-        vocab = vocabulary(int(info["max_grid"]))
-        return parse(vocab.decode(seq), scheme=str(info["scheme"]))
 
     def _model_obs(self, seq: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         max_len, vocab_size = self._tokens_space.shape[0], int(np.max(self._tokens_space.high)) + 1
@@ -172,14 +158,29 @@ def train(
     seed: int = 0,
     progress_bar: bool = True,
     verbose: int = 0,
+    max_minutes: float | None = None,
 ) -> Path:
-    """Train MaskablePPO on ``TokenMazeMoves-v0`` and save the zip to ``out`` atomically."""
+    """Train MaskablePPO on ``TokenMazeMoves-v0`` and save the zip to ``out`` atomically.
+
+    ``max_minutes`` stops training early (the model so far is saved) once that much wall time
+    has passed.
+    """
+    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
+
+    class WallClock(BaseCallback):
+        def __init__(self, minutes: float):
+            super().__init__()
+            self.deadline = time.monotonic() + 60 * minutes
+
+        def _on_step(self) -> bool:
+            return time.monotonic() < self.deadline
 
     import maze_env  # noqa: F401  (registers the envs)
 
     # ---- seeding: torch here, the envs and PPO through ``seed``
     torch.manual_seed(seed)
+    torch.set_num_threads(1)  # small batches: extra threads only contend
     env = make_vec_env(
         "TokenMazeMoves-v0",
         n_envs=n_envs,
@@ -203,7 +204,8 @@ def train(
         device="cpu",
         verbose=verbose,
     )
-    model.learn(total_timesteps=timesteps, progress_bar=progress_bar)
+    callback = None if max_minutes is None else WallClock(max_minutes)
+    model.learn(total_timesteps=timesteps, callback=callback, progress_bar=progress_bar)
     out = Path(out)
     if out.suffix != ".zip":
         out = out.with_suffix(out.suffix + ".zip")
@@ -227,6 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n-envs", type=int, default=8, help="parallel envs (in one process)")
     p.add_argument("--seed", type=int, default=0, help="seeds torch, the envs and PPO")
     p.add_argument("--verbose", type=int, default=0, help="SB3 log level (1 prints rollouts)")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this")
     args = parser.parse_args(argv)
     path = train(
         args.out,
@@ -236,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
         n_envs=args.n_envs,
         seed=args.seed,
         verbose=args.verbose,
+        max_minutes=args.max_minutes,
     )
     print(f"saved {path}")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 EPILOG = """\
 examples:
-  python -m benchmarks                                   # quick suite, every built-in agent -> ./results
+  python -m benchmarks                       # quick suite, every built-in agent -> ./results
   python -m benchmarks run --suite size --agents oracle,random-fork,transformer --out results/size
   python -m benchmarks run --suite my_suite.toml --agents oracle,mypkg.agents:MyAgent --workers 2
   python -m benchmarks run --suite full --executor ray --address ray://head:10001 --out results/full
@@ -40,35 +40,79 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = p.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="run a suite (default command)", epilog=EPILOG,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    run.add_argument("--suite", default="quick",
-                     help="a built-in suite name (see `list`) or a path to a suite .toml (default: quick)")  # fmt: skip
-    run.add_argument("--agents", default=None,
-                     help="comma-separated agent names: registered names (see `list`) or "
-                     "'package.module:Class'; default: the suite's agents, else every built-in agent")  # fmt: skip
-    run.add_argument("--out", default="results", type=Path, help="output folder (default: ./results)")
-    run.add_argument("--workers", type=int, default=1,
-                     help="local worker processes, or CPUs for a local Ray instance; results are "
-                     "identical for any count (default: 1)")  # fmt: skip
-    run.add_argument("--resume", action="store_true",
-                     help="continue a run in --out: finished cells (cells/*.json) are kept, the rest run")  # fmt: skip
-    run.add_argument("--executor", choices=("process", "ray"), default="process",
-                     help="where cells run: local processes (default) or Ray (pip install 'tokenmaze[ray]')")  # fmt: skip
-    run.add_argument("--address", default=None,
-                     help="Ray cluster address (with --executor ray); default: start a local instance")  # fmt: skip
-    run.add_argument("--episodes", type=int, default=None,
-                     help="override every condition's episode count (e.g. a smoke test)")  # fmt: skip
-    run.add_argument("--batch", type=int, default=64,
-                     help="episodes played in lockstep for agents with act_batch (default: 64)")  # fmt: skip
-    run.add_argument("--gifs", type=int, default=2, help="failure GIFs per agent (0: none; default 2)")
+    run = sub.add_parser(
+        "run",
+        help="run a suite (default command)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--suite",
+        default="quick",
+        help="a built-in suite name (see `list`) or a path to a suite .toml (default: quick)",
+    )
+    run.add_argument(
+        "--agents",
+        default=None,
+        help="comma-separated agent names: registered names (see `list`) or "
+        "'package.module:Class'; default: the suite's agents, else every built-in agent",
+    )
+    run.add_argument(
+        "--out", default="results", type=Path, help="output folder (default: ./results)"
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local worker processes, or CPUs for a local Ray instance; results are "
+        "identical for any count (default: 1)",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a run in --out: finished cells (cells/*.json) are kept, the rest run",
+    )
+    run.add_argument(
+        "--executor",
+        choices=("process", "ray"),
+        default="process",
+        help="where cells run: local processes (default) or Ray (pip install 'tokenmaze[ray]')",
+    )
+    run.add_argument(
+        "--address",
+        default=None,
+        help="Ray cluster address (with --executor ray); default: start a local instance",
+    )
+    run.add_argument(
+        "--episodes",
+        type=int,
+        default=None,
+        help="override every condition's episode count (e.g. a smoke test)",
+    )
+    run.add_argument(
+        "--batch",
+        type=int,
+        default=64,
+        help="episodes played in lockstep for agents with act_batch (default: 64)",
+    )
+    run.add_argument(
+        "--gifs", type=int, default=2, help="failure GIFs per agent (0: none; default 2)"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list built-in suites and registered agents")
-    ov = sub.add_parser("overlap", help="count a suite's evaluation mazes that appear in a training set")
+    ov = sub.add_parser(
+        "overlap", help="count a suite's evaluation mazes that appear in a training set"
+    )
     ov.add_argument("--suite", default="quick", help="suite name or .toml path")
-    ov.add_argument("--hashes", required=True, type=Path,
-                    help="text file of training Maze.canonical_hash() values, one per line")  # fmt: skip
-    sp = sub.add_parser("speed", help="speed benchmarks: maze | env | transformer (extra args pass through)")
+    ov.add_argument(
+        "--hashes",
+        required=True,
+        type=Path,
+        help="text file of training Maze.canonical_hash() values, one per line",
+    )
+    sp = sub.add_parser(
+        "speed", help="speed benchmarks: maze | env | transformer (extra args pass through)"
+    )
     sp.add_argument("target", choices=("maze", "env", "transformer"))
     sp.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for that benchmark")
     return p
@@ -108,14 +152,18 @@ def cmd_run(args) -> int:
     if args.episodes is not None:
         if args.episodes < 1:
             raise SystemExit("error: --episodes must be >= 1")
-        suite = replace(suite, conditions=tuple(replace(c, episodes=args.episodes) for c in suite.conditions))
+        suite = replace(
+            suite, conditions=tuple(replace(c, episodes=args.episodes) for c in suite.conditions)
+        )
     specs = _agent_specs(args.agents, suite)
     cells = plan_cells(suite, specs, batch=args.batch)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=sum(c.stop - c.start for c in cells), unit="ep", desc=f"suite {suite.name}")
+        bar = tqdm(
+            total=sum(c.stop - c.start for c in cells), unit="ep", desc=f"suite {suite.name}"
+        )
 
     errors: list[str] = []
 
@@ -152,8 +200,10 @@ def cmd_run(args) -> int:
     files = write_all(results, results_cells, args.out, gifs=args.gifs)
     for msg in dict.fromkeys(errors):
         print(f"warning: {msg}", file=sys.stderr)
-    print(f"wrote {', '.join(files[:3])} and {len(files) - 3} more to {args.out} "
-          f"({run['elapsed_s']:.1f} s)")  # fmt: skip
+    print(
+        f"wrote {', '.join(files[:3])} and {len(files) - 3} more to {args.out} "
+        f"({run['elapsed_s']:.1f} s)"
+    )
     return 0
 
 
@@ -190,17 +240,21 @@ def cmd_speed(args) -> int:
     except ModuleNotFoundError as err:
         if err.name != module:
             raise
-        raise SystemExit(f"error: the speed benchmark {module} is not part of this installation") from None
+        raise SystemExit(
+            f"error: the speed benchmark {module} is not part of this installation"
+        ) from None
     mod.main(args.rest)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
     args = _parser().parse_args(argv)
-    return {"run": cmd_run, "list": cmd_list, "overlap": cmd_overlap, "speed": cmd_speed}[args.command](args)
+    return {"run": cmd_run, "list": cmd_list, "overlap": cmd_overlap, "speed": cmd_speed}[
+        args.command
+    ](args)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ RAY_HINT = "install it with: pip install 'tokenmaze[ray]'  (or: pip install 'ray
 
 
 class Executor(Protocol):
-    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+    def map_unordered(
+        self, fn: Callable[[Any], Any], items: Iterable[Any]
+    ) -> Iterator[tuple[Any, Any]]:
         """Yield ``(item, fn(item))`` as each finishes."""
 
     def close(self) -> None: ...
@@ -47,7 +49,10 @@ class ProcessExecutor:
             return
         threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._pool = self._pool or cf.ProcessPoolExecutor(
-            self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(threads,)
+            self.workers,
+            mp_context=mp.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(threads,),
         )
         futures = {self._pool.submit(fn, item): item for item in items}
         try:
@@ -66,11 +71,15 @@ class ProcessExecutor:
 class RayExecutor:
     """Cells as Ray tasks: a local instance (``num_cpus``) or a cluster (``address``)."""
 
-    def __init__(self, address: str | None = None, num_cpus: int | None = None, start_timeout: float = 60.0):
+    def __init__(
+        self, address: str | None = None, num_cpus: int | None = None, start_timeout: float = 60.0
+    ):
         try:
             import ray
         except ImportError:
-            raise RuntimeError(f"--executor ray needs the 'ray' package, which is not installed; {RAY_HINT}") from None
+            raise RuntimeError(
+                f"--executor ray needs the 'ray' package, which is not installed; {RAY_HINT}"
+            ) from None
         self._ray = ray
         self._owns = not ray.is_initialized()
         if self._owns:
@@ -112,7 +121,7 @@ class RayExecutor:
 
 
 def make_executor(kind: str = "process", workers: int = 1, address: str | None = None) -> Executor:
-    """``"process"`` (``workers`` local processes) or ``"ray"`` (``address`` or a local instance)."""
+    """``"process"`` (``workers`` local processes) or ``"ray"`` (``address``, else local)."""
     if kind == "process":
         return ProcessExecutor(workers)
     if kind == "ray":

@@ -286,7 +286,9 @@ def aggregate(episodes: Sequence[EpisodeMetrics | dict], seed: int = 0) -> dict[
         out[name] = _stat(k / n if n else math.nan, *wilson(k, n), n)
     correct = sum(e["fork_correct"] for e in eps)
     total = sum(e["fork_total"] for e in eps)
-    out["fork_accuracy"] = _stat(correct / total if total else math.nan, *wilson(correct, total), total)
+    out["fork_accuracy"] = _stat(
+        correct / total if total else math.nan, *wilson(correct, total), total
+    )
     columns = {name: [e[name] for e in eps if e[name] is not None] for name in MEAN_METRICS}
     columns.update({f"violations.{k}": [e["violations"][k] for e in eps] for k in VIOLATION_KINDS})
     for name, xs in columns.items():
@@ -295,6 +297,9 @@ def aggregate(episodes: Sequence[EpisodeMetrics | dict], seed: int = 0) -> dict[
     return out
 
 
-AGGREGATE_METRICS = (*RATE_METRICS, "fork_accuracy", *MEAN_METRICS) + tuple(
-    f"violations.{k}" for k in VIOLATION_KINDS
+AGGREGATE_METRICS = (
+    *RATE_METRICS,
+    "fork_accuracy",
+    *MEAN_METRICS,
+    *(f"violations.{k}" for k in VIOLATION_KINDS),
 )

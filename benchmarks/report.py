@@ -56,7 +56,9 @@ def _by_target(episodes: list[dict]) -> dict | None:
     return {"shape": [rows, cols], "episodes": count.tolist(), "success": success.tolist()}
 
 
-def assemble(suite: Suite, agents: list[AgentSpec], cells: list[dict], run: dict, seed: int = 0) -> dict:
+def assemble(
+    suite: Suite, agents: list[AgentSpec], cells: list[dict], run: dict, seed: int = 0
+) -> dict:
     """Aggregate finished cells (plan order) into the results document."""
     grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for cell in cells:
@@ -91,7 +93,9 @@ def _require(obj, key: str, kind, where: str):
         raise SchemaError(f"{where}: missing key {key!r}")
     value = obj[key]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise SchemaError(f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+        raise SchemaError(
+            f"{where}.{key}: expected {getattr(kind, '__name__', kind)}, got {type(value).__name__}"
+        )
     return value
 
 
@@ -100,7 +104,10 @@ def validate(results: dict) -> None:
     if _require(results, "schema", str, "results") != SCHEMA:
         raise SchemaError(f"results.schema: expected {SCHEMA!r}, got {results['schema']!r}")
     if _require(results, "schema_version", int, "results") != SCHEMA_VERSION:
-        raise SchemaError(f"results.schema_version: this reader knows {SCHEMA_VERSION}, got {results['schema_version']}")
+        raise SchemaError(
+            f"results.schema_version: this reader knows {SCHEMA_VERSION}, "
+            f"got {results['schema_version']}"
+        )
     suite = _require(results, "suite", dict, "results")
     for key in ("name", "description", "source"):
         _require(suite, key, str, "results.suite")
@@ -154,7 +161,13 @@ def to_csv(results: dict) -> str:
     header += [f"{m}.{k}" for m in AGGREGATE_METRICS for k in ("value", "lo", "hi", "n")]
     writer.writerow(header)
     for rec in results["records"]:
-        row = [results["suite"]["name"], rec["condition"], rec["agent"], rec["episodes"], rec["error"] or ""]
+        row = [
+            results["suite"]["name"],
+            rec["condition"],
+            rec["agent"],
+            rec["episodes"],
+            rec["error"] or "",
+        ]
         row += [rec["metrics"][m][k] for m in AGGREGATE_METRICS for k in ("value", "lo", "hi", "n")]
         writer.writerow(row)
     return buf.getvalue()
@@ -172,21 +185,37 @@ def to_markdown(results: dict, notes: list[str] = ()) -> str:
     envs = {c["name"]: c for c in results["conditions"]}
     for name, recs in by_cond.items():
         env = ", ".join(f"{k}={v}" for k, v in envs[name]["env"].items())
-        lines += [f"## {name}", "", f"`{env}` · {envs[name]['episodes']} episodes, seed {envs[name]['seed']}", ""]
+        lines += [
+            f"## {name}",
+            "",
+            f"`{env}` · {envs[name]['episodes']} episodes, seed {envs[name]['seed']}",
+            "",
+        ]
         lines.append("| agent | " + " | ".join(TABLE_METRICS) + " |")
         lines.append("|---" * (len(TABLE_METRICS) + 1) + "|")
         for rec in recs:
             if rec["error"]:
-                lines.append(f"| {rec['agent']} | error: {rec['error'][:80]} |" + " |" * (len(TABLE_METRICS) - 1))
+                lines.append(
+                    f"| {rec['agent']} | error: {rec['error'][:80]} |"
+                    + " |" * (len(TABLE_METRICS) - 1)
+                )
                 continue
-            lines.append(f"| {rec['agent']} | " + " | ".join(_fmt(rec["metrics"][m]) for m in TABLE_METRICS) + " |")
+            lines.append(
+                f"| {rec['agent']} | "
+                + " | ".join(_fmt(rec["metrics"][m]) for m in TABLE_METRICS)
+                + " |"
+            )
         kinds = [m for m in AGGREGATE_METRICS if m.startswith("violations.")]
         lines += ["", "Violations per episode:", "",
                   "| agent | " + " | ".join(k.split(".", 1)[1] for k in kinds) + " |",
                   "|---" * (len(kinds) + 1) + "|"]  # fmt: skip
         for rec in recs:
             if not rec["error"]:
-                lines.append(f"| {rec['agent']} | " + " | ".join(f"{rec['metrics'][k]['value']:.3f}" for k in kinds) + " |")
+                lines.append(
+                    f"| {rec['agent']} | "
+                    + " | ".join(f"{rec['metrics'][k]['value']:.3f}" for k in kinds)
+                    + " |"
+                )
         lines.append("")
     if notes:
         lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
@@ -222,7 +251,9 @@ def _sweep(results: dict, axis: str) -> tuple[list[str], dict[str, float]]:
     return names, best
 
 
-def _plot_sweep(results: dict, axis: str, path: Path, metrics=("success", "exact_path")) -> str | None:
+def _plot_sweep(
+    results: dict, axis: str, path: Path, metrics=("success", "exact_path")
+) -> str | None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -290,7 +321,9 @@ def _plot_heatmap(results: dict, path: Path) -> str | None:
 # --------------------------------------------------------------------------- GIFs
 
 
-def write_failure_gifs(cells: list[dict], schemes: dict[str, str], out_dir: Path, per_agent: int = 2) -> list[str]:
+def write_failure_gifs(
+    cells: list[dict], schemes: dict[str, str], out_dir: Path, per_agent: int = 2
+) -> list[str]:
     """Rollout GIFs of the first failures per agent (``maze_env.render``; needs pillow)."""
     from maze_env import Maze
 

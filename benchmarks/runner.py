@@ -112,7 +112,9 @@ def _stack_infos(infos: list[dict]) -> dict:
     return {k: np.stack([np.asarray(i[k]) for i in infos]) for k in keys}
 
 
-def _rollout_batch(agent, make_env, seeds: list[int], start: int, batch: int, scheme: str) -> list[dict]:
+def _rollout_batch(
+    agent, make_env, seeds: list[int], start: int, batch: int, scheme: str
+) -> list[dict]:
     out = []
     envs = [make_env() for _ in range(min(batch, len(seeds)))]
     try:
@@ -134,7 +136,9 @@ def _rollout_batch(agent, make_env, seeds: list[int], start: int, batch: int, sc
                     obs[j], _, term, trunc, infos[j] = env.step(int(actions[j]))
                     if term or trunc:
                         live[j] = False
-                        recs[j] = _record(wave[j][0], wave[j][1], env, prompt[j], trunc and not term, scheme)
+                        recs[j] = _record(
+                            wave[j][0], wave[j][1], env, prompt[j], trunc and not term, scheme
+                        )
             out += recs
     finally:
         for env in envs:
@@ -169,8 +173,15 @@ def run_cell(cell: Cell) -> dict:
     cond = cell.condition
     seeds = [episode_seed(cond.seed, i) for i in range(cell.start, cell.stop)]
     ss = np.random.SeedSequence(cond.seed, spawn_key=(AGENT_SPAWN_KEY, cell.start))
-    result = {"key": cell.key, "suite": cell.suite, "condition": cond.name, "agent": cell.agent.label,
-              "chunk": cell.chunk, "start": cell.start, "stop": cell.stop}  # fmt: skip
+    result = {
+        "key": cell.key,
+        "suite": cell.suite,
+        "condition": cond.name,
+        "agent": cell.agent.label,
+        "chunk": cell.chunk,
+        "start": cell.start,
+        "stop": cell.stop,
+    }
     try:
         agent = make_agent(cell.agent, int(ss.generate_state(1, np.uint64)[0]))
         env_id = ENV_IDS[getattr(agent, "action_type", "token")]
@@ -185,7 +196,9 @@ def run_cell(cell: Cell) -> dict:
             eps = _rollout_each(agent, make_env, seeds, cell.start, scheme)
         result.update(episodes=eps, error=None)
     except Exception as err:  # one agent failing on one condition must not sink the run
-        result.update(episodes=[], error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc())
+        result.update(
+            episodes=[], error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc()
+        )
     result["elapsed_s"] = time.perf_counter() - t0
     return result
 
@@ -205,7 +218,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, data, indent: int | None = None) -> None:
-    """``write_text_atomic`` of ``json.dumps(data)`` (NaN allowed: metrics undefined on 0 episodes)."""
+    """``write_text_atomic`` of ``json.dumps(data)`` (NaN allowed: undefined metrics)."""
     write_text_atomic(path, json.dumps(data, indent=indent, allow_nan=True))
 
 

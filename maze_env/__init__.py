@@ -50,11 +50,12 @@ __all__ = [
     "vocabulary",
 ]
 
-from maze_env.env import TokenMazeEnv, TokenMazeMovesEnv  # noqa: E402
-from maze_env.registration import register_envs  # noqa: E402
-from maze_env.vector import TokenMazeMovesVectorEnv, TokenMazeVectorEnv  # noqa: E402
+from maze_env.env import VIOLATION_KINDS, TokenMazeEnv, TokenMazeMovesEnv
+from maze_env.registration import register_envs
+from maze_env.vector import TokenMazeMovesVectorEnv, TokenMazeVectorEnv
 
 __all__ += [
+    "VIOLATION_KINDS",
     "TokenMazeEnv",
     "TokenMazeMovesEnv",
     "TokenMazeMovesVectorEnv",

@@ -151,14 +151,22 @@ def make_config(
     try:  # one throw-away maze validates generator, generator_kwargs, canvas and offset
         generate_batch(generator, shape, 1, 0, canvas=canvas, offset=offset, **generator_kwargs)
     except (TypeError, ValueError) as err:
-        raise type(err)(f"generator={generator!r} / generator_kwargs / canvas / offset: {err}") from None
+        raise type(err)(
+            f"generator={generator!r} / generator_kwargs / canvas / offset: {err}"
+        ) from None
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     grid = canvas or shape
     if max_grid is None:
         max_grid = max(grid)
-    if isinstance(max_grid, bool) or not isinstance(max_grid, (int, np.integer)) or max_grid < max(grid):
-        raise ValueError(f"max_grid must be an int >= {max(grid)} (the grid side), got {max_grid!r}")
+    if (
+        isinstance(max_grid, bool)
+        or not isinstance(max_grid, (int, np.integer))
+        or max_grid < max(grid)
+    ):
+        raise ValueError(
+            f"max_grid must be an int >= {max(grid)} (the grid side), got {max_grid!r}"
+        )
     per_move = 2 if (scheme == "coords" and action_type == "token") else 1
     if max_steps is None:
         max_steps = 2 * per_move * shape[0] * shape[1]
@@ -183,6 +191,11 @@ def make_config(
         invalid_action=invalid_action,
         vocab=vocabulary(int(max_grid)),
     )
+
+
+def check_render_mode(render_mode: str | None, modes: list[str]) -> None:
+    if render_mode is not None and render_mode not in modes:
+        raise ValueError(f"render_mode must be None or one of {modes}, got {render_mode!r}")
 
 
 # --------------------------------------------------------------------------- kernels

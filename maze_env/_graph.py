@@ -111,6 +111,15 @@ def degrees(conn: np.ndarray) -> np.ndarray:
 
 
 @nb.njit(cache=True)
+def degrees_batch(conns: np.ndarray) -> np.ndarray:
+    """``degrees`` of every maze of a batch (n, 2, rows, cols), shape (n, rows, cols)."""
+    out = np.empty((conns.shape[0], conns.shape[2], conns.shape[3]), np.int32)
+    for i in range(conns.shape[0]):
+        out[i] = degrees(conns[i])
+    return out
+
+
+@nb.njit(cache=True)
 def component_size(conn: np.ndarray, src: int) -> int:
     """Number of cells reachable from ``src`` (itself included)."""
     cells = conn.shape[1] * conn.shape[2]

@@ -65,7 +65,7 @@ def draw_keys(rng: np.random.Generator | PerItem, shape) -> np.ndarray:
             rows[i] = draw_keys(gen, rows.shape[1])
         return out
     if type(rng.bit_generator) is np.random.PCG64:
-        # the very values of the line below (Lemire's method on a 2**63 range is x >> 1), ~10x faster
+        # the very values of the last line (Lemire's method on a 2**63 range is x >> 1), 10x faster
         return rng.bit_generator.random_raw(shape) >> np.uint64(1)
     return rng.integers(0, 2**63, size=shape, dtype=np.int64).astype(np.uint64)
 
@@ -76,4 +76,6 @@ def as_generator(seed) -> np.random.Generator | PerItem:
         return seed
     if seed is None or isinstance(seed, (int, np.integer)):
         return np.random.default_rng(seed)
-    raise TypeError(f"seed must be an int, None or numpy.random.Generator, got {type(seed).__name__}")
+    raise TypeError(
+        f"seed must be an int, None or numpy.random.Generator, got {type(seed).__name__}"
+    )

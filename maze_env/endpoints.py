@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numba as nb
 import numpy as np
 
-from maze_env._graph import bfs_distances, degrees
+from maze_env._graph import bfs_distances, degrees_batch
 from maze_env._rng import as_generator, draw_keys, randbelow
 from maze_env.maze import Coord, Maze, Shape
 
@@ -96,18 +96,21 @@ class EndpointSpec:
     def describe(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in asdict(self).items() if not isinstance(v, np.ndarray))
 
-    def masks(self, conn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Allowed origin and target cells (flat bool) for one connections array."""
-        shape = conn.shape[1:]
-        deg = degrees(conn)
+    def masks(self, conns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Allowed origin and target cells, flat bool: (cells,) each for one connections array
+        (2, rows, cols), (n, cells) each for a batch (n, 2, rows, cols)."""
+        batch = np.ascontiguousarray(conns[None] if conns.ndim == 3 else conns, np.bool_)
+        n, _, rows, cols = batch.shape
+        deg = degrees_batch(batch)
         active = deg > 0
-        o = region_mask(self.origin_region, shape) & active
-        t = region_mask(self.target_region, shape) & active
+        o = region_mask(self.origin_region, (rows, cols)) & active
+        t = region_mask(self.target_region, (rows, cols)) & active
         if self.origin_dead_end:
             o &= deg == 1
         if self.target_dead_end:
             t &= deg == 1
-        return o.ravel(), t.ravel()
+        o, t = o.reshape(n, -1), t.reshape(n, -1)
+        return (o[0], t[0]) if conns.ndim == 3 else (o, t)
 
 
 @nb.njit(cache=True)
@@ -154,12 +157,9 @@ def sample_endpoints_batch(
     """Origins and targets for a batch of connections (n, 2, R, C) as (n, 2) int arrays of (row, col)."""
     spec = spec or EndpointSpec()
     rng = as_generator(seed)
-    n, _, rows, cols = conns.shape
+    n, _, _, cols = conns.shape
     keys = draw_keys(rng, n)
-    origin_ok = np.empty((n, rows * cols), np.bool_)
-    target_ok = np.empty((n, rows * cols), np.bool_)
-    for i in range(n):
-        origin_ok[i], target_ok[i] = spec.masks(conns[i])
+    origin_ok, target_ok = spec.masks(conns)
     out = np.empty((n, 2), np.int64)
     failed = _sample_pairs(conns, keys, origin_ok, target_ok, spec.min_distance, out)
     if failed >= 0:

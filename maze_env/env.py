@@ -12,8 +12,18 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from maze_env._core import ORIGIN, POS, TARGET, Episodes, make_config
+from maze_env._core import (
+    ORIGIN,
+    POS,
+    TARGET,
+    VIOLATION_KINDS,
+    Episodes,
+    check_render_mode,
+    make_config,
+)
 from maze_env.maze import Coord, Maze
+
+__all__ = ["VIOLATION_KINDS", "TokenMazeEnv", "TokenMazeMovesEnv"]
 
 _SHARED_DOC = """
     ## Observation
@@ -24,7 +34,7 @@ _SHARED_DOC = """
     |---|---|---|
     | ``tokens`` | ``Box(0, V-1, (max_len,), int64)`` | token ids so far, ``<PADDING>``-padded |
     | ``length`` | ``Box(0, max_len, (1,), int64)`` | how many ids of ``tokens`` are real |
-    | ``action_mask`` | ``MultiBinary(n_actions)`` | the legal actions (as ``info["action_mask"]``) |
+    | ``action_mask`` | ``MultiBinary(n_actions)`` | legal actions (as ``info["action_mask"]``) |
 
     ``obs["tokens"][:length]`` is the prompt through ``<PATH_START>`` and the origin, then every
     token emitted so far.  ``V = len(maze_env.vocabulary(max_grid))``; ``max_len`` is the longest
@@ -131,10 +141,7 @@ class _TokenMazeBase(gym.Env):
             max_steps=max_steps, success_reward=success_reward, step_cost=step_cost,
             violation_penalty=violation_penalty, invalid_action=invalid_action,
         )  # fmt: skip
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
-            )
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.observation_space = self.config.observation_space()
         self.action_space = self.config.action_space()

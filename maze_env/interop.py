@@ -40,7 +40,8 @@ def to_maze_dataset(
     target: Coord | None = None,
     path: list[Coord] | None = None,
 ):
-    """A ``LatticeMaze``; a ``TargetedLatticeMaze`` with origin and target; a ``SolvedMaze`` with a path.
+    """maze-dataset's ``LatticeMaze``, or ``TargetedLatticeMaze`` with origin and target, or
+    ``SolvedMaze`` with a path.
 
     With a path, origin and target default to its ends and must agree with them when given.
     """
@@ -59,7 +60,9 @@ def to_maze_dataset(
     if origin is None:
         return md.LatticeMaze(connection_list=conn)
     return md.TargetedLatticeMaze(
-        connection_list=conn, start_pos=np.array(maze._check(origin)), end_pos=np.array(maze._check(target))
+        connection_list=conn,
+        start_pos=np.array(maze._check(origin)),
+        end_pos=np.array(maze._check(target)),
     )
 
 
@@ -82,7 +85,7 @@ def from_maze_dataset(obj) -> Converted:
 
 
 def aotp_tokenizer(max_grid: int):
-    """maze-dataset's tokenizer that writes (and reads) our ``aotp`` strings: legacy ``AOTP_UT_uniform``."""
+    """maze-dataset's tokenizer that writes and reads our ``aotp`` strings (``AOTP_UT_uniform``)."""
     _maze_dataset()
     from maze_dataset.tokenization import MazeTokenizer, TokenizationMode
 

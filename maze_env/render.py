@@ -29,7 +29,8 @@ COLORS = {
 }
 
 
-def _import(module: str, extra: str):
+def optional_import(module: str, extra: str):
+    """Import an optional dependency, or fail with the pip extra that installs it."""
     try:
         return __import__(module, fromlist=["_"])
     except ImportError as err:
@@ -56,7 +57,9 @@ def rgb_frame(
     img[:] = COLORS["background"]
 
     def fill(r: int, c: int, color: str, inset: int = 0) -> None:
-        img[r * cp + w + inset : (r + 1) * cp - inset, c * cp + w + inset : (c + 1) * cp - inset] = COLORS[color]
+        img[
+            r * cp + w + inset : (r + 1) * cp - inset, c * cp + w + inset : (c + 1) * cp - inset
+        ] = COLORS[color]
 
     for r, c in zip(*np.nonzero(~maze.active_cells), strict=True):
         fill(r, c, "inactive")
@@ -76,10 +79,17 @@ def rgb_frame(
         color = COLORS["violation" if j < len(bad) and bad[j] else "path"]
         (y0, x0), (y1, x1) = centers[j - 1], centers[j]
         if y0 == y1 or x0 == x1:  # straight: one rectangle
-            img[min(y0, y1) - half : max(y0, y1) + half + 1, min(x0, x1) - half : max(x0, x1) + half + 1] = color
+            img[
+                min(y0, y1) - half : max(y0, y1) + half + 1,
+                min(x0, x1) - half : max(x0, x1) + half + 1,
+            ] = color
         else:  # a diagonal jump: stamp along the line
             steps = max(abs(y1 - y0), abs(x1 - x0)) // max(1, half) + 1
-            for y, x in zip(np.linspace(y0, y1, steps).astype(int), np.linspace(x0, x1, steps).astype(int), strict=True):
+            for y, x in zip(
+                np.linspace(y0, y1, steps).astype(int),
+                np.linspace(x0, x1, steps).astype(int),
+                strict=True,
+            ):
                 img[y - half : y + half + 1, x - half : x + half + 1] = color
     if centers:
         y, x = centers[-1]
@@ -124,7 +134,7 @@ class Window:
         self._clock = None
 
     def show(self, frame: np.ndarray) -> None:
-        pygame = _import("pygame", "render")
+        pygame = optional_import("pygame", "render")
         size = (frame.shape[1] * self.scale, frame.shape[0] * self.scale)
         if self._screen is None or self._screen.get_size() != size:
             pygame.display.init()
@@ -150,7 +160,7 @@ def write_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float 
     """Write RGB frames as a looping animated GIF (atomically: temp file + ``os.replace``)."""
     if len(frames) == 0:
         raise ValueError("frames is empty: nothing to write")
-    image = _import("PIL.Image", "render")
+    image = optional_import("PIL.Image", "render")
     path = Path(path)
     pictures = [image.fromarray(np.asarray(f, np.uint8)) for f in frames]
     fd, tmp = tempfile.mkstemp(suffix=".gif", dir=path.parent or ".")
@@ -167,14 +177,18 @@ def write_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float 
     return path
 
 
-def record_gif(env, path: str | os.PathLike, policy=None, seed: int | None = 0, fps: float = 4) -> Path:
+def record_gif(
+    env, path: str | os.PathLike, policy=None, seed: int | None = 0, fps: float = 4
+) -> Path:
     """Roll out one episode of ``env`` (``render_mode="rgb_array"``) and write it as a GIF.
 
     ``policy`` is ``policy(obs, info) -> action`` or an agent with ``reset(obs, info)`` and
     ``act(obs, info)``; by default a uniformly random legal action (seeded by ``seed``).
     """
     if env.render_mode != "rgb_array":
-        raise ValueError(f"record_gif needs an env made with render_mode='rgb_array', got {env.render_mode!r}")
+        raise ValueError(
+            f"record_gif needs an env made with render_mode='rgb_array', got {env.render_mode!r}"
+        )
     obs, info = env.reset(seed=seed)
     act: Callable
     if policy is None:

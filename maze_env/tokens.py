@@ -138,7 +138,7 @@ class Vocabulary:
             raise TokenError(f"id {bad} outside {self!r}", int(col), str(bad))
         flat = self._lookup[kept].tolist()
         ends = np.cumsum(keep.sum(1)).tolist()
-        return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+        return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
     def cell_tokens(self, scheme: str, shape: Shape) -> np.ndarray:
         """Per flat cell, the ids that spell it: (cells, 1) for aotp/walls, (cells, 2) for coords."""
@@ -387,7 +387,7 @@ class _Reader:
             self.i += 1
             cell = int(m.group(1)), int(m.group(2))
         if max(cell) >= MAX_PARSE_GRID:
-            raise TokenError(f"coordinate {cell} exceeds the parse limit {MAX_PARSE_GRID}", start, tok)
+            raise TokenError(f"coordinate {cell} is beyond the limit {MAX_PARSE_GRID}", start, tok)
         self.cells.append((cell, start))
         return cell
 
@@ -453,7 +453,7 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
     rows, cols = normalize_shape(shape)
     for (r, c), start in rd.cells:
         if r >= rows or c >= cols:
-            raise TokenError(f"cell {(r, c)} lies outside the {rows}x{cols} grid", start, tokens[start])
+            raise TokenError(f"cell {(r, c)} is off the {rows}x{cols} grid", start, tokens[start])
     listed = np.zeros((2, rows, cols), np.bool_)
     for a, b in edges:
         (r1, c1), (r2, _) = sorted((a, b))

@@ -26,7 +26,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from maze_env._core import Episodes, make_config
+from maze_env._core import Episodes, check_render_mode, make_config
 
 
 class TokenMazeVectorEnv(VectorEnv):
@@ -62,7 +62,11 @@ class TokenMazeVectorEnv(VectorEnv):
         invalid_action: str = "record",
         render_mode: str | None = None,
     ):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+        if (
+            isinstance(num_envs, bool)
+            or not isinstance(num_envs, (int, np.integer))
+            or num_envs < 1
+        ):
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         self.config = make_config(
             self.action_type, size=size, generator=generator, generator_kwargs=generator_kwargs,
@@ -70,10 +74,7 @@ class TokenMazeVectorEnv(VectorEnv):
             max_steps=max_steps, success_reward=success_reward, step_cost=step_cost,
             violation_penalty=violation_penalty, invalid_action=invalid_action,
         )  # fmt: skip
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
-            )
+        check_render_mode(render_mode, self.metadata["render_modes"])
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
         self.single_observation_space = self.config.observation_space()
@@ -95,7 +96,9 @@ class TokenMazeVectorEnv(VectorEnv):
         else:
             seeds = list(seed)
             if len(seeds) != n:
-                raise ValueError(f"seed: a list of seeds needs num_envs={n} entries, got {len(seeds)}")
+                raise ValueError(
+                    f"seed: a list of seeds needs num_envs={n} entries, got {len(seeds)}"
+                )
         for i, s in enumerate(seeds):
             if s is not None or self._generators[i] is None:
                 self._generators[i] = seeding.np_random(s)[0]
@@ -109,9 +112,13 @@ class TokenMazeVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         actions = np.asarray(actions)
         if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"actions must be an int array of shape ({self.num_envs},), got {actions!r}")
+            raise ValueError(
+                f"actions must be an int array of shape ({self.num_envs},), got {actions!r}"
+            )
         if actions.min() < 0 or actions.max() >= self.single_action_space.n:
-            raise ValueError(f"actions must lie in [0, {self.single_action_space.n}), got {actions!r}")
+            raise ValueError(
+                f"actions must lie in [0, {self.single_action_space.n}), got {actions!r}"
+            )
         ep = self._episodes
         restart = self._autoreset
         ep.step(actions.astype(np.int64, copy=False), ~restart)
@@ -122,7 +129,13 @@ class TokenMazeVectorEnv(VectorEnv):
             ep.terminated[idx] = ep.truncated[idx] = False
         ended = ep.terminated | ep.truncated
         self._autoreset = ended
-        return ep.observations(), ep.rewards.copy(), ep.terminated.copy(), ep.truncated.copy(), ep.infos(ended)
+        return (
+            ep.observations(),
+            ep.rewards.copy(),
+            ep.terminated.copy(),
+            ep.truncated.copy(),
+            ep.infos(ended),
+        )
 
     def action_masks(self) -> np.ndarray:
         return self._episodes.mask.copy()
@@ -134,7 +147,10 @@ class TokenMazeVectorEnv(VectorEnv):
             return None
         ep = self._episodes
         if self.render_mode == "ansi":
-            return tuple(render.ansi_frame(**ep.frame_data(i), tokens=ep.token_strings(i)) for i in range(self.num_envs))
+            return tuple(
+                render.ansi_frame(**ep.frame_data(i), tokens=ep.token_strings(i))
+                for i in range(self.num_envs)
+            )
         return tuple(render.rgb_frame(**ep.frame_data(i)) for i in range(self.num_envs))
 
 

@@ -5,6 +5,7 @@ import sys
 import textwrap
 from itertools import pairwise
 
+import gymnasium as gym
 import networkx as nx
 import numpy as np
 import pytest
@@ -295,3 +296,44 @@ def test_heuristics_emit_valid_paths_on_cyclic_mazes(gen, size, seed):
     for agent in ("greedy", "dead-end-filling", "wall-follower"):
         path = play(agents.make(agent), maze, origin, target)
         assert path[0] == origin and maze.is_valid_path(path)
+
+
+# --------------------------------------------------------------------------- in the envs
+
+
+def rollout(agent, env, seed):
+    obs, info = env.reset(seed=seed)
+    agent.reset(obs, info)
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+        done = terminated or truncated
+    return info, env.unwrapped
+
+
+@pytest.mark.parametrize("env_id", ["TokenMaze-v0", "TokenMazeMoves-v0"])
+@pytest.mark.parametrize("scheme", maze_env.SCHEMES)
+def test_agents_play_the_envs_without_violations(env_id, scheme):
+    kwargs = {"generator": "rdfs_percolation", "generator_kwargs": {"p": 0.2}}
+    env = gym.make(env_id, size=5, scheme=scheme, **kwargs)
+    for name in PLANNED:
+        agent = agents.make(name)
+        for seed in range(4):
+            info, inner = rollout(agent, env, seed)
+            assert info["violations"] == dict.fromkeys(info["violations"], 0)
+            assert info["success"] == (inner.path[-1] == inner.target)
+            if name == "oracle":
+                assert info["success"] and len(inner.path) - 1 == info["optimal_length"]
+
+
+def test_act_batch_drives_the_native_vector_env_across_autoresets():
+    envs = gym.make_vec("TokenMaze-v0", num_envs=3, size=5)
+    oracle = agents.make("oracle")
+    obs, infos = envs.reset(seed=0)
+    finished = []
+    for _ in range(40):
+        obs, _, terminated, truncated, infos = envs.step(oracle.act_batch(obs, infos))
+        done = terminated | truncated
+        if done.any():
+            finished += list(infos["success"][done])
+    assert len(finished) >= 6 and all(finished)

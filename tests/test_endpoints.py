@@ -8,14 +8,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import maze_env
-from maze_env import EndpointSpec, NoValidEndpoints, region_mask, sample_endpoints, sample_endpoints_batch
+from maze_env import (
+    EndpointSpec,
+    NoValidEndpoints,
+    region_mask,
+    sample_endpoints,
+    sample_endpoints_batch,
+)
 
 SEEDS = st.integers(0, 2**32)
-GENS = st.sampled_from([("rdfs", {}), ("wilson", {}), ("rdfs_percolation", {"p": 0.2}), ("percolation", {"p": 0.5})])
+GENS = st.sampled_from(
+    [("rdfs", {}), ("wilson", {}), ("rdfs_percolation", {"p": 0.2}), ("percolation", {"p": 0.5})]
+)
 
 
 @settings(max_examples=40, deadline=None)
-@given(GENS, st.tuples(st.integers(1, 8), st.integers(2, 8)), st.integers(0, 6), st.booleans(), st.booleans(), SEEDS)
+@given(
+    GENS,
+    st.tuples(st.integers(1, 8), st.integers(2, 8)),
+    st.integers(0, 6),
+    st.booleans(),
+    st.booleans(),
+    SEEDS,
+)
 def test_sampled_endpoints_satisfy_the_constraints(gen, shape, min_distance, o_dead, t_dead, seed):
     name, kw = gen
     m = maze_env.generate(name, shape, seed=seed, **kw)
@@ -127,7 +142,7 @@ def test_batch_equals_single_calls_and_is_deterministic():
     spec = EndpointSpec(min_distance=4, target_region="quadrant:SE")
     origins, targets = sample_endpoints_batch(conns, np.random.default_rng(9), spec)
     rng = np.random.default_rng(9)
-    for conn, o, t in zip(conns, origins, targets):
+    for conn, o, t in zip(conns, origins, targets, strict=True):
         assert sample_endpoints(maze_env.Maze(conn), rng, spec) == (tuple(o), tuple(t))
     again = sample_endpoints_batch(conns, 9, spec)
     assert np.array_equal(again[0], origins) and np.array_equal(again[1], targets)

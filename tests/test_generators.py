@@ -69,7 +69,7 @@ def test_percolation_edge_density_is_p(p, seed):
 def test_rdfs_percolation_is_a_spanning_tree_plus_edges(shape, p, seed):
     cyclic = generate_batch("rdfs_percolation", shape, 3, seed=seed, p=p)
     tree = generate_batch("rdfs", shape, 3, seed=seed)  # same keys: the same rdfs tree underneath
-    for conn, base in zip(cyclic, tree):
+    for conn, base in zip(cyclic, tree, strict=True):
         assert is_spanning_tree(base)
         assert not (base & ~conn).any()
         assert nx.is_connected(to_graph(conn))
@@ -164,8 +164,10 @@ def test_batch_equals_successive_single_calls(name):
     batch = generate_batch(name, (5, 4), 7, seed=rng, canvas=(7, 7), offset="random")
     rng = np.random.default_rng(11)
     singles = [generate(name, (5, 4), seed=rng, canvas=(7, 7), offset="random") for _ in range(7)]
-    assert all(np.array_equal(b, s.connections) for b, s in zip(batch, singles))
-    assert np.array_equal(generate_batch(name, (5, 4), 7, seed=11), generate_batch(name, (5, 4), 7, seed=11))
+    assert all(np.array_equal(b, s.connections) for b, s in zip(batch, singles, strict=True))
+    assert np.array_equal(
+        generate_batch(name, (5, 4), 7, seed=11), generate_batch(name, (5, 4), 7, seed=11)
+    )
     assert generate(name, (5, 4), seed=11) == Maze(generate_batch(name, (5, 4), 3, seed=11)[0])
 
 
@@ -182,13 +184,16 @@ for name in sorted(maze_env.GENERATORS):
         ids, n = maze_env.encode_batch(conns, o, t, paths, lens, scheme=scheme, seed=9)
         h.update(ids.tobytes()); h.update(n.tobytes())
         m = maze_env.Maze(conns[0])
-        h.update(" ".join(maze_env.tokenize(m, tuple(o[0]), tuple(t[0]), scheme=scheme, seed=4)).encode())
+        tokens = maze_env.tokenize(m, tuple(o[0]), tuple(t[0]), scheme=scheme, seed=4)
+        h.update(" ".join(tokens).encode())
 print(h.hexdigest())
 """
 
 
 def test_same_seed_same_bytes_in_another_process():
-    other = subprocess.run([sys.executable, "-c", DIGEST_SCRIPT], capture_output=True, text=True, check=True)
+    other = subprocess.run(
+        [sys.executable, "-c", DIGEST_SCRIPT], capture_output=True, text=True, check=True
+    )
     here = {}
     exec(DIGEST_SCRIPT.replace("print(h.hexdigest())", "digest = h.hexdigest()"), here)
     assert other.stdout.strip() == here["digest"]
@@ -208,9 +213,9 @@ def test_bad_generator_arguments_name_the_problem():
             generate("percolation", 4, p=p)
         with pytest.raises(ValueError, match="p="):
             generate("rdfs_percolation", 4, p=p)
-    with pytest.raises(TypeError, match="unknown kwarg.*colour"):
+    with pytest.raises(TypeError, match=r"unknown kwarg.*colour"):
         generate("wilson", 4, colour="red")
-    with pytest.raises(TypeError, match="unknown kwarg.*p"):
+    with pytest.raises(TypeError, match=r"unknown kwarg.*p"):
         generate("rdfs", 4, p=0.1)
     with pytest.raises(ValueError, match="max_depth"):
         generate("rdfs", 4, max_depth=-1)

@@ -18,7 +18,9 @@ SHAPES = st.tuples(st.integers(1, 7), st.integers(1, 7))
 
 def small_example() -> Maze:
     """A 2x3 maze: (0,0)-(0,1)-(0,2), (0,0)-(1,0), (0,2)-(1,2); (1,1) isolated."""
-    return Maze.from_edges((2, 3), [((0, 0), (0, 1)), ((0, 1), (0, 2)), ((0, 0), (1, 0)), ((0, 2), (1, 2))])
+    return Maze.from_edges(
+        (2, 3), [((0, 0), (0, 1)), ((0, 1), (0, 2)), ((0, 0), (1, 0)), ((0, 2), (1, 2))]
+    )
 
 
 def test_structure_of_a_known_maze():
@@ -71,7 +73,10 @@ def test_immutable_equal_hashable_picklable():
     assert other != m and other.canonical_hash() != m.canonical_hash()
     assert len({m, twin, other}) == 2
     # same connections, different shape: different mazes
-    assert Maze(np.zeros((2, 2, 3), bool)).canonical_hash() != Maze(np.zeros((2, 3, 2), bool)).canonical_hash()
+    assert (
+        Maze(np.zeros((2, 2, 3), bool)).canonical_hash()
+        != Maze(np.zeros((2, 3, 2), bool)).canonical_hash()
+    )
 
 
 @settings(max_examples=40, deadline=None)
@@ -122,7 +127,9 @@ def test_count_shortest_paths_by_brute_force(shape, p, seed):
     cells = [(r, c) for r in range(shape[0]) for c in range(shape[1])]
     for origin in cells[:: max(1, len(cells) // 4)]:
         for target in cells:
-            assert m.count_shortest_paths(origin, target) == brute_force_shortest_paths(m, origin, target)
+            assert m.count_shortest_paths(origin, target) == brute_force_shortest_paths(
+                m, origin, target
+            )
 
 
 def test_count_shortest_paths_open_field_is_binomial():

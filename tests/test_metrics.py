@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.metrics import (
-    VIOLATION_KINDS,
     aggregate,
     bootstrap_mean,
     closest_shortest_path,
@@ -68,7 +67,11 @@ def test_wrong_fork_dead_end():
 
 @pytest.mark.parametrize(
     "cells",
-    [[(0, 1), (0, 2), (1, 2), (2, 2)], [(1, 0), (2, 0), (2, 1), (2, 2)], [(0, 1), (1, 1), (2, 1), (2, 2)]],
+    [
+        [(0, 1), (0, 2), (1, 2), (2, 2)],
+        [(1, 0), (2, 0), (2, 1), (2, 2)],
+        [(0, 1), (1, 1), (2, 1), (2, 2)],
+    ],
 )
 def test_any_shortest_path_counts_on_cyclic_mazes(cells):
     m = score(OPEN, (0, 0), (2, 2), toks(*cells))
@@ -116,7 +119,7 @@ def test_revisit_on_a_cycle():
 
 
 def test_tokens_after_path_end_are_ignored_and_coords_scheme():
-    a = score(TREE, (0, 0), (0, 2), toks((0, 1), (0, 2)) + ["(1,1)"])
+    a = score(TREE, (0, 0), (0, 2), [*toks((0, 1), (0, 2)), "(1,1)"])
     assert a.exact_path
     b = score(TREE, (0, 0), (0, 2), ["0", "1", "0", "2", END], scheme="coords")
     assert b.exact_path
@@ -136,8 +139,9 @@ def test_wilson_and_bootstrap():
 
 
 def test_aggregate():
-    eps = [score(TREE, (0, 2), (1, 2), toks((0, 1), (0, 0), (1, 0), (2, 0), (2, 1), (2, 2), (1, 2))),
-           score(TREE, (0, 2), (1, 2), toks((0, 1), (0, 0), (1, 0), (1, 1)))]  # fmt: skip
+    good = toks((0, 1), (0, 0), (1, 0), (2, 0), (2, 1), (2, 2), (1, 2))
+    wrong = toks((0, 1), (0, 0), (1, 0), (1, 1))
+    eps = [score(TREE, (0, 2), (1, 2), good), score(TREE, (0, 2), (1, 2), wrong)]
     agg = aggregate(eps)
     assert agg["success"]["value"] == 0.5 and agg["success"]["n"] == 2
     assert agg["fork_accuracy"]["value"] == 0.5 and agg["fork_accuracy"]["n"] == 2
@@ -165,7 +169,7 @@ def judge(conn, origin, target, cells, ended):
     """Independent reference: cells are the emitted cells (all inside the grid)."""
     g = nx_graph(conn)
     path = [origin, *cells]
-    steps = list(zip(path, path[1:], strict=False))
+    steps = list(itertools.pairwise(path))
     valid = all(g.has_edge(a, b) for a, b in steps) and len(set(path)) == len(path)
     sps = [tuple(p) for p in nx.all_shortest_paths(g, origin, target)]
     reached = path[-1] == target
@@ -231,10 +235,12 @@ def test_against_networkx_judge(seed, rows, cols, p, noise, ended):
     assert m.success == ref["success"]
     assert m.node_overlap == pytest.approx(ref["node_overlap"])
     assert (m.fork_correct, m.fork_total) == ref["fork"]
-    assert m.length_ratio == (None if ref["length_ratio"] is None else pytest.approx(ref["length_ratio"]))
+    assert m.length_ratio == (
+        None if ref["length_ratio"] is None else pytest.approx(ref["length_ratio"])
+    )
     assert m.violations["no_path_end"] == int(not ended)
     g, path = nx_graph(maze.connections), [origin, *cells]
-    steps = list(zip(path, cells, strict=False))
+    steps = list(zip(path[:-1], cells, strict=True))
     assert m.violations["non_adjacent_jump"] + m.violations["wall_crossing"] == sum(
         a != b and not g.has_edge(a, b) for a, b in steps
     )

@@ -50,10 +50,15 @@ def write(tmp_path, text, name="s.toml"):
 
 
 def test_user_suite_and_defaults(tmp_path):
-    text = 'agents = ["oracle", { name = "wall-follower", label = "rh", kwargs = { hand = "right" } }]\n'
+    text = (
+        'agents = ["oracle", { name = "wall-follower", label = "rh", kwargs = { hand = "right" } }]'
+    )
+    text += "\n"
     suite = load_suite(write(tmp_path, text + TINY))
     assert suite.name == "s" and suite.chunk == 2
-    assert [a.label for a in suite.agents] == ["oracle", "rh"] and suite.agents[1].kwargs == {"hand": "right"}
+    assert [a.label for a in suite.agents] == ["oracle", "rh"] and suite.agents[1].kwargs == {
+        "hand": "right"
+    }
     assert suite.conditions[0].env == {"size": 3} and suite.conditions[0].episodes == 4
 
 
@@ -62,10 +67,19 @@ def test_user_suite_and_defaults(tmp_path):
     [
         (TINY + "sise = 3\n", "unknown key 'sise'"),
         (TINY.replace("size = 3", "sise = 3"), "unknown key 'sise'"),
-        (TINY + '[[conditions]]\nname = "b"\nenv = { generator = "nope" }\n', "unknown generator 'nope'"),
+        (
+            TINY + '[[conditions]]\nname = "b"\nenv = { generator = "nope" }\n',
+            "unknown generator 'nope'",
+        ),
         (TINY + '[[conditions]]\nname = "b"\nenv = { scheme = "xyz" }\n', "unknown scheme 'xyz'"),
-        (TINY + '[[conditions]]\nname = "b"\nenv = { generator_kwargs = { q = 1 } }\n', "generator_kwargs"),
-        (TINY + '[[conditions]]\nname = "b"\nenv = { endpoints = { target_region = "moon" } }\n', "endpoints"),
+        (
+            TINY + '[[conditions]]\nname = "b"\nenv = { generator_kwargs = { q = 1 } }\n',
+            "generator_kwargs",
+        ),
+        (
+            TINY + '[[conditions]]\nname = "b"\nenv = { endpoints = { target_region = "moon" } }\n',
+            "endpoints",
+        ),
         (TINY + '[[conditions]]\nname = "b"\nepisodes = 0\n', "episodes must be an integer >= 1"),
         (TINY + '[[conditions]]\nname = "a"\n', "duplicate condition names ['a']"),
         (TINY + "[[conditions]]\nepisodes = 3\n", "conditions[1].name is required"),
@@ -83,7 +97,7 @@ def test_bad_suite_files_name_the_problem(tmp_path, text, needle):
 
 
 def test_unknown_suite_and_missing_file(tmp_path):
-    with pytest.raises(SuiteError, match="unknown suite 'nope'.*quick"):
+    with pytest.raises(SuiteError, match=r"unknown suite 'nope'.*quick"):
         load_suite("nope")
     with pytest.raises(SuiteError, match="does not exist"):
         load_suite(tmp_path / "missing.toml")

@@ -6,7 +6,9 @@ import sys
 def main() -> None:
     verbs = {"train": "agents.transformer.train", "export": "agents.transformer.export"}
     if len(sys.argv) < 2 or sys.argv[1] not in verbs:
-        print(f"usage: python -m agents.transformer {{{','.join(verbs)}}} [--help]", file=sys.stderr)
+        print(
+            f"usage: python -m agents.transformer {{{','.join(verbs)}}} [--help]", file=sys.stderr
+        )
         raise SystemExit(2)
     import importlib
 

@@ -56,7 +56,9 @@ def read_json(path: Path) -> dict:
         raise CheckpointError(f"{path}: not valid JSON ({err})") from None
 
 
-def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+def save_tensors(
+    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> None:
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     _atomic(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
@@ -122,7 +124,9 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def restore_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: dict) -> None:
+def restore_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], rest: dict
+) -> None:
     state: dict[int, dict] = {}
     for name, val in tensors.items():
         pid, key = name.split(".", 1)

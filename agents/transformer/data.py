@@ -63,72 +63,88 @@ class Problems:
         return [maze_env.Maze(c) for c in self.conns]
 
 
-def sample_problems(cfg: DataConfig, n_mazes: int, rng: np.random.Generator, queries: int = 1) -> Problems:
+def sample_problems(
+    cfg: DataConfig, n_mazes: int, rng: np.random.Generator, queries: int = 1
+) -> Problems:
     """``n_mazes`` mazes, each repeated ``queries`` times with its own endpoints, solved by BFS."""
     conns = maze_env.generate_batch(
-        cfg.generator, cfg.size, n_mazes, rng, canvas=cfg.canvas, offset=cfg.offset, **cfg.generator_kwargs
+        cfg.generator,
+        cfg.size,
+        n_mazes,
+        rng,
+        canvas=cfg.canvas,
+        offset=cfg.offset,
+        **cfg.generator_kwargs,
     )
     conns = np.repeat(conns, queries, axis=0)
     origins, targets = maze_env.sample_endpoints_batch(conns, rng, cfg.endpoint_spec)
     cols = conns.shape[3]
     paths = np.empty((len(conns), conns.shape[2] * cols), np.int32)
-    lengths = maze_env.solve_batch(conns, origins[:, 0] * cols + origins[:, 1], targets[:, 0] * cols + targets[:, 1], paths)
+    lengths = maze_env.solve_batch(
+        conns, origins[:, 0] * cols + origins[:, 1], targets[:, 0] * cols + targets[:, 1], paths
+    )
     return Problems(conns, origins, targets, paths, lengths)
 
 
 @dataclass
 class Batch:
-    """Shared-prefix batch: ``m`` adjacency lists, each followed by ``k`` queries.
+    """Shared-prefix batch: ``m`` adjacency lists, each followed by its queries in one row.
 
-    The model runs the prefixes once (returning their KV cache), then all ``m * k`` queries
-    against the repeated cache (see ``agents.transformer.train.loss_on``).
+    The model runs the prefixes once (returning their KV cache), then each maze's queries —
+    concatenated without padding, positions restarting at the prefix length for every query,
+    each attending only to the prefix and to itself — against that cache
+    (``agents.transformer.train.query_logits``).
     """
 
     prefix: torch.Tensor  # [m, lp] int64, left-padded
     prefix_positions: torch.Tensor  # [m, lp]
     prefix_mask: torch.Tensor  # [m, 1, lp, lp] bool, True = may attend
-    queries: torch.Tensor  # [m * k, lq] int64, right-padded
-    query_positions: torch.Tensor  # [m * k, lq]
-    query_mask: torch.Tensor  # [m * k, 1, lq, lp + lq]
-    labels: torch.Tensor  # [m * k, lq] next-token targets, -100 where no loss
-    queries_per_prefix: int
+    queries: torch.Tensor  # [m, lq] int64, the maze's queries back to back, right-padded
+    query_positions: torch.Tensor  # [m, lq]
+    query_mask: torch.Tensor  # [m, 1, lq, lp + lq]
+    labels: torch.Tensor  # [m, lq] next-token targets, -100 where no loss
 
 
-def pack(prefixes: list[np.ndarray], queries: list[list[np.ndarray]], path_offset: int, pad: int) -> Batch:
-    """Pack per-maze prefixes and their (equally many) queries into one batch.
+def pack(
+    prefixes: list[np.ndarray], queries: list[list[np.ndarray]], path_offset: int, pad: int
+) -> Batch:
+    """Pack per-maze prefixes and their queries (lists of id arrays) into one batch.
 
     ``path_offset`` is the index inside a query of its first path token: labels cover the path
     tokens (origin through ``<PATH_END>``).
     """
-    m, k = len(prefixes), len(queries[0])
+    m = len(prefixes)
     lp = max(len(p) for p in prefixes)
-    lq = max(len(q) for qs in queries for q in qs)
+    lq = max(sum(len(q) for q in qs) for qs in queries)
     prefix = np.full((m, lp), pad, np.int64)
     prefix_real = np.zeros((m, lp), np.bool_)
-    query = np.full((m * k, lq), pad, np.int64)
-    query_pos = np.zeros((m * k, lq), np.int64)
-    query_real = np.zeros((m * k, lq), np.bool_)
-    labels = np.full((m * k, lq), -100, np.int64)
+    query = np.full((m, lq), pad, np.int64)
+    query_pos = np.zeros((m, lq), np.int64)
+    segment = np.full((m, lq), -1, np.int64)  # which query a token belongs to; -1 = pad
+    labels = np.full((m, lq), -100, np.int64)
     for i, (p, qs) in enumerate(zip(prefixes, queries)):
         prefix[i, lp - len(p) :] = p
         prefix_real[i, lp - len(p) :] = True
+        s = 0
         for j, q in enumerate(qs):
-            row = i * k + j
-            query[row, : len(q)] = q
-            query_pos[row] = len(p) + np.arange(lq)
-            query_real[row, : len(q)] = True
-            labels[row, path_offset - 1 : len(q) - 1] = q[path_offset:]
+            query[i, s : s + len(q)] = q
+            query_pos[i, s : s + len(q)] = len(p) + np.arange(len(q))
+            segment[i, s : s + len(q)] = j
+            labels[i, s + path_offset - 1 : s + len(q) - 1] = q[path_offset:]
+            s += len(q)
     p_real = torch.from_numpy(prefix_real)
-    q_real = torch.from_numpy(query_real)
+    seg = torch.from_numpy(segment)
     p_causal = torch.ones(lp, lp, dtype=torch.bool).tril()
     prefix_mask = (p_causal & p_real[:, None, :]) | torch.eye(lp, dtype=torch.bool)
     q_causal = torch.ones(lq, lq, dtype=torch.bool).tril()
-    own = (q_causal & q_real[:, None, :]) | torch.eye(lq, dtype=torch.bool)
-    shared = p_real.repeat_interleave(k, 0)[:, None, :].expand(m * k, lq, lp)
+    own = (q_causal & (seg[:, :, None] == seg[:, None, :]) & (seg >= 0)[:, None, :]) | torch.eye(
+        lq, dtype=torch.bool
+    )
+    shared = p_real[:, None, :].expand(m, lq, lp)
     return Batch(
         torch.from_numpy(prefix), (p_real.cumsum(1) - 1).clamp(min=0), prefix_mask[:, None],
         torch.from_numpy(query), torch.from_numpy(query_pos), torch.cat([shared, own], 2)[:, None],
-        torch.from_numpy(labels), k,
+        torch.from_numpy(labels),
     )  # fmt: skip
 
 
@@ -143,11 +159,16 @@ def split_sequences(ids: np.ndarray, lengths: np.ndarray, vocab: maze_env.Vocabu
 
 
 def path_offset(cfg: DataConfig) -> int:
-    """Index of the first path token in a query: ORIGIN_START o ORIGIN_END TARGET_START t TARGET_END PATH_START."""
+    """Index of a query's first path token.
+
+    A query is ORIGIN_START o ORIGIN_END TARGET_START t TARGET_END PATH_START path... PATH_END.
+    """
     return 5 + 2 * cfg.cell_width()
 
 
-def training_batch(cfg: DataConfig, n_mazes: int, rng: np.random.Generator, exclude: set[str] | None = None):
+def training_batch(
+    cfg: DataConfig, n_mazes: int, rng: np.random.Generator, exclude: set[str] | None = None
+):
     """One shared-prefix batch; mazes whose canonical hash is in ``exclude`` are replaced.
 
     Returns (Batch, number of mazes replaced).

@@ -8,7 +8,9 @@ import torch
 from agents.transformer.model import GPT
 
 
-def left_pad(prompts: list[np.ndarray], pad: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def left_pad(
+    prompts: list[np.ndarray], pad: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Left-pad prompts → tokens [b, p], positions [b, p] (0 on pads), real-token mask [b, p]."""
     width = max(len(p) for p in prompts)
     tokens = np.full((len(prompts), width), pad, np.int64)
@@ -30,7 +32,9 @@ def _mask(real: torch.Tensor, n_new: int) -> torch.Tensor:
     return mask[:, None]
 
 
-def _choose(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+def _choose(
+    logits: torch.Tensor, temperature: float, generator: torch.Generator | None
+) -> torch.Tensor:
     if temperature <= 0:
         return logits.argmax(-1)
     probs = torch.softmax(logits / temperature, -1)
@@ -71,7 +75,9 @@ def generate(
         real = torch.cat([real, torch.ones(b, 1, dtype=torch.bool)], 1)
         tokens = torch.cat([tokens, nxt[:, None]], 1)
         if use_cache:
-            logits, cache = model(nxt[:, None], positions[:, -1:], _mask(real, 1), past=cache, return_cache=True)
+            logits, cache = model(
+                nxt[:, None], positions[:, -1:], _mask(real, 1), past=cache, return_cache=True
+            )
         else:
             logits = model(tokens, positions, _mask(real, tokens.shape[1]))
         last = logits[:, -1]

@@ -70,7 +70,15 @@ def evaluate(model: GPT, data: DataConfig, held_out: EvalSet, batch_size: int = 
             tokens = vocab.decode(out)
             path = read_path(tokens, data.scheme)
             full = None if path is None else [origin, *path]
-            scores.append(judge(maze_env.Maze(probs.conns[i]), origin, tuple(probs.targets[i]), full, PATH_END in tokens))
+            scores.append(
+                judge(
+                    maze_env.Maze(probs.conns[i]),
+                    origin,
+                    tuple(probs.targets[i]),
+                    full,
+                    PATH_END in tokens,
+                )
+            )
     forks = sum(s["fork_total"] for s in scores)
     return {
         "exact": float(np.mean([s["exact"] for s in scores])),

@@ -53,7 +53,9 @@ class GPTConfig:
         return asdict(self)
 
 
-def rotary_tables(positions: torch.Tensor, d_head: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_tables(
+    positions: torch.Tensor, d_head: int, base: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """cos/sin tables for ``positions`` (b, p) → (b, 1, p, d_head)."""
     inv = 1.0 / (base ** (torch.arange(0, d_head, 2, dtype=torch.float32) / d_head))
     angles = positions.to(torch.float32)[..., None] * inv  # [b, p, d_head/2]
@@ -174,7 +176,11 @@ class GPT(HookedRootModule):
         super().__init__()
         self.cfg = cfg
         self.W_E = nn.Parameter(torch.empty(cfg.vocab_size, cfg.d_model))
-        self.W_pos = nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model)) if cfg.positional == "learned" else None
+        self.W_pos = (
+            nn.Parameter(torch.empty(cfg.n_ctx, cfg.d_model))
+            if cfg.positional == "learned"
+            else None
+        )
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.ln_final = LayerNorm(cfg.d_model)
         self.W_U = nn.Parameter(torch.empty(cfg.d_model, cfg.vocab_size))
@@ -189,7 +195,11 @@ class GPT(HookedRootModule):
         std = 0.02
         for name, p in self.named_parameters():
             if name.split(".")[-1].startswith("W_"):
-                scale = std / math.sqrt(2 * self.cfg.n_layers) if name.endswith(("W_O", "W_out")) else std
+                scale = (
+                    std / math.sqrt(2 * self.cfg.n_layers)
+                    if name.endswith(("W_O", "W_out"))
+                    else std
+                )
                 with torch.no_grad():
                     p.copy_(torch.randn(p.shape, generator=gen) * scale)
 
@@ -201,7 +211,9 @@ class GPT(HookedRootModule):
         if int(positions.max()) >= self.cfg.n_ctx and self.cfg.positional == "learned":
             raise ValueError(f"position {int(positions.max())} exceeds n_ctx={self.cfg.n_ctx}")
         if attn_mask is None:
-            attn_mask = torch.ones(p, offset + p, dtype=torch.bool, device=tokens.device).tril(offset)
+            attn_mask = torch.ones(p, offset + p, dtype=torch.bool, device=tokens.device).tril(
+                offset
+            )
             attn_mask = attn_mask.expand(b, 1, p, offset + p)
         elif attn_mask.dim() == 3:
             attn_mask = attn_mask[:, None]

@@ -12,7 +12,6 @@ are excluded from training by canonical hash.
 from __future__ import annotations
 
 import json
-import math
 import shlex
 import sys
 import time
@@ -82,7 +81,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(raw) - known
         if unknown:
-            raise ValueError(f"{path}: unknown training config key(s) {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"{path}: unknown training config key(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
         cfg = cls(**raw)
         cfg.betas = tuple(cfg.betas)
         return cfg
@@ -108,16 +109,17 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
     decay = [p for n, p in model.named_parameters() if n.split(".")[-1].startswith("W_")]
     no_decay = [p for n, p in model.named_parameters() if not n.split(".")[-1].startswith("W_")]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
 
 
 def query_logits(model: GPT, batch) -> torch.Tensor:
-    """Run each prefix once, then every query against its prefix's KV cache → [m*k, lq, vocab]."""
+    """Run each prefix once, then its queries against the prefix's KV cache → [m, lq, vocab]."""
     _, cache = model(batch.prefix, batch.prefix_positions, batch.prefix_mask, return_cache=True)
-    k = batch.queries_per_prefix
-    shared = [(key.repeat_interleave(k, 0), value.repeat_interleave(k, 0)) for key, value in cache]
-    return model(batch.queries, batch.query_positions, batch.query_mask, past=shared)
+    return model(batch.queries, batch.query_positions, batch.query_mask, past=cache)
 
 
 def loss_on(model: GPT, batch) -> torch.Tensor:
@@ -161,13 +163,21 @@ class Trainer:
         save_model(self.out, self.model, checkpoint_config(self.cfg, summary, self.command))
         tensors, rest = optimizer_tensors(self.optimizer)
         save_tensors(self.out / OPTIM_FILE, tensors)
-        write_json(self.out / STATE_FILE, {"step": self.step, "optimizer": rest, "summary": summary})
+        write_json(
+            self.out / STATE_FILE, {"step": self.step, "optimizer": rest, "summary": summary}
+        )
 
     def resume(self) -> None:
         state = read_json(self.out / STATE_FILE)
         saved = read_json(self.out / "config.json")["training"]["config"]
-        if saved["model"] != self.cfg.model or saved["data"] != self.cfg.data or saved["seed"] != self.cfg.seed:
-            raise CheckpointError(f"{self.out}: the run was started with another model/data/seed config")
+        if (
+            saved["model"] != self.cfg.model
+            or saved["data"] != self.cfg.data
+            or saved["seed"] != self.cfg.seed
+        ):
+            raise CheckpointError(
+                f"{self.out}: the run was started with another model/data/seed config"
+            )
         self.model.load_state_dict(load_tensors(self.out / MODEL_FILE))
         restore_optimizer(self.optimizer, load_tensors(self.out / OPTIM_FILE), state["optimizer"])
         summary = state["summary"]
@@ -181,7 +191,9 @@ class Trainer:
     def _truncate_log(self) -> None:
         log = self.out / "log.jsonl"
         if log.exists():
-            keep = [ln for ln in log.read_text().splitlines() if json.loads(ln)["step"] <= self.step]
+            keep = [
+                ln for ln in log.read_text().splitlines() if json.loads(ln)["step"] <= self.step
+            ]
             write_lines = "".join(ln + "\n" for ln in keep)
             tmp = log.with_suffix(".tmp")
             tmp.write_text(write_lines)
@@ -195,7 +207,9 @@ class Trainer:
     def train_step(self) -> float:
         cfg = self.cfg
         rng = np.random.default_rng([cfg.seed, self.step])
-        batch, replaced = training_batch(self.data, cfg.batch_mazes, rng, exclude=self.held_out.hashes)
+        batch, replaced = training_batch(
+            self.data, cfg.batch_mazes, rng, exclude=self.held_out.hashes
+        )
         self.replaced += replaced
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(cfg, self.step)
@@ -212,7 +226,13 @@ class Trainer:
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not progress, desc=cfg.name, dynamic_ncols=True)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            disable=not progress,
+            desc=cfg.name,
+            dynamic_ncols=True,
+        )
         losses = []
         while self.step < cfg.steps:
             start = time.perf_counter()
@@ -220,14 +240,24 @@ class Trainer:
             self.elapsed += time.perf_counter() - start
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                record = {"step": self.step, "loss": float(np.mean(losses)), "lr": learning_rate(cfg, self.step - 1),
-                          "paths_seen": self.paths_seen, "train_seconds": round(self.elapsed, 1)}  # fmt: skip
+                record = {
+                    "step": self.step,
+                    "loss": float(np.mean(losses)),
+                    "lr": learning_rate(cfg, self.step - 1),
+                    "paths_seen": self.paths_seen,
+                    "train_seconds": round(self.elapsed, 1),
+                }
                 losses = []
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                    self.last_eval = {**evaluate(self.model, self.data, self.held_out), "step": self.step}
+                    self.last_eval = {
+                        **evaluate(self.model, self.data, self.held_out),
+                        "step": self.step,
+                    }
                     record["eval"] = self.last_eval
                 self.log(record)
-                bar.set_postfix(loss=f"{record['loss']:.4f}", exact=self.last_eval.get("exact", float("nan")))
+                bar.set_postfix(
+                    loss=f"{record['loss']:.4f}", exact=self.last_eval.get("exact", float("nan"))
+                )
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                 self.save()
         bar.close()
@@ -239,11 +269,16 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(
         prog="python -m agents.transformer train",
-        description="Train a maze transformer on fresh shortest-path problems (see TrainConfig for the JSON keys).",
+        description="Train a maze transformer on fresh shortest-path problems "
+        "(the JSON keys are TrainConfig's fields, documented in agents/transformer/train.py).",
     )
     parser.add_argument("--config", required=True, type=Path, help="JSON training config")
-    parser.add_argument("--out", type=Path, default=None, help="run directory (default runs/<name>)")
-    parser.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run directory (default runs/<name>)"
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the run directory's checkpoint"
+    )
     parser.add_argument("--steps", type=int, default=None, help="override the config's total steps")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
@@ -253,13 +288,17 @@ def main(argv: list[str] | None = None) -> None:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = args.out or Path("runs") / cfg.name
-    command = "python -m agents.transformer train " + shlex.join(argv if argv is not None else sys.argv[2:])
+    command = "python -m agents.transformer train " + shlex.join(
+        argv if argv is not None else sys.argv[2:]
+    )
     trainer = Trainer(cfg, out, command)
     if args.resume:
         trainer.resume()
         print(f"resumed {out} at step {trainer.step}", file=sys.stderr)
     elif (out / STATE_FILE).exists():
-        raise SystemExit(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        raise SystemExit(
+            f"{out} already holds a run; pass --resume to continue it or choose another --out"
+        )
     result = trainer.run(progress=not args.no_progress)
     print(json.dumps({"run": str(out), "step": trainer.step, "held_out": result}))
 

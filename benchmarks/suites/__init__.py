@@ -116,7 +116,9 @@ def _resolve(name_or_path: str | Path) -> Path:
     builtin = SUITES_DIR / f"{name_or_path}.toml"
     if not builtin.is_file():
         known = ", ".join(available_suites())
-        raise SuiteError(f"unknown suite {str(name_or_path)!r}; built-in suites: {known} (or a .toml path)")
+        raise SuiteError(
+            f"unknown suite {str(name_or_path)!r}; built-in suites: {known} (or a .toml path)"
+        )
     return builtin
 
 
@@ -150,9 +152,15 @@ def check_env(env: dict, where: str) -> None:
     _check_keys(env, _env_keys(), where)
     gen = env.get("generator", "rdfs")
     if gen not in maze_env.GENERATORS:
-        raise SuiteError(f"{where}.generator: unknown generator {gen!r} (known: {', '.join(maze_env.GENERATORS)})")
+        raise SuiteError(
+            f"{where}.generator: unknown generator {gen!r} "
+            f"(known: {', '.join(maze_env.GENERATORS)})"
+        )
     if env.get("scheme", "aotp") not in maze_env.SCHEMES:
-        raise SuiteError(f"{where}.scheme: unknown scheme {env['scheme']!r} (known: {', '.join(maze_env.SCHEMES)})")
+        raise SuiteError(
+            f"{where}.scheme: unknown scheme {env['scheme']!r} "
+            f"(known: {', '.join(maze_env.SCHEMES)})"
+        )
     gk = env.get("generator_kwargs") or {}
     if not isinstance(gk, dict):
         raise SuiteError(f"{where}.generator_kwargs must be a table, got {gk!r}")
@@ -160,11 +168,15 @@ def check_env(env: dict, where: str) -> None:
         maze_env.generate(gen, env.get("size", 6), seed=0, canvas=env.get("canvas"),
                           offset=env.get("offset"), **gk)  # fmt: skip
     except (TypeError, ValueError) as err:
-        raise SuiteError(f"{where}: size/generator/generator_kwargs/canvas/offset rejected: {err}") from None
+        raise SuiteError(
+            f"{where}: size/generator/generator_kwargs/canvas/offset rejected: {err}"
+        ) from None
     endpoints = env.get("endpoints")
     if endpoints is not None:
         if not isinstance(endpoints, dict):
-            raise SuiteError(f"{where}.endpoints must be a table of EndpointSpec fields, got {endpoints!r}")
+            raise SuiteError(
+                f"{where}.endpoints must be a table of EndpointSpec fields, got {endpoints!r}"
+            )
         try:
             spec = maze_env.EndpointSpec(**endpoints)
             shape = maze_env.normalize_shape(env.get("canvas") or env.get("size", 6))
@@ -221,7 +233,9 @@ def load_suite(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
     for inc in includes:
         base = path.parent if str(inc).endswith(".toml") else None
         sub = load_suite(base / inc if base else inc, (*_seen, path))
-        conditions += [Condition(f"{sub.name}/{c.name}", c.env, c.episodes, c.seed) for c in sub.conditions]
+        conditions += [
+            Condition(f"{sub.name}/{c.name}", c.env, c.episodes, c.seed) for c in sub.conditions
+        ]
     raw = data.get("conditions", [])
     if not isinstance(raw, list):
         raise SuiteError(f"{where}: conditions must be an array of tables ([[conditions]])")

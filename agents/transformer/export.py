@@ -1,0 +1,32 @@
+"""Copy a run's model (``model.safetensors`` + ``config.json``) to a shippable directory.
+
+python -m agents.transformer export runs/shipped_6x6 agents/transformer/models/shipped_6x6
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agents.transformer.checkpoint import load_model, save_model
+
+
+def export(run: Path, dest: Path) -> dict:
+    """Load (and so validate) the run's model, then write it atomically to ``dest``."""
+    model, config = load_model(run)
+    save_model(dest, model, config)
+    return config["training"]["summary"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.transformer export", description=__doc__
+    )
+    parser.add_argument("run", type=Path, help="a run directory (or any model directory)")
+    parser.add_argument("dest", type=Path, help="where to write model.safetensors + config.json")
+    args = parser.parse_args(argv)
+    print(export(args.run, args.dest))
+
+
+if __name__ == "__main__":
+    main()

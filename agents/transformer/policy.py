@@ -1,0 +1,119 @@
+"""The transformer as a TokenMaze agent: batched greedy (or sampled) decoding with a KV cache.
+
+At the first step of an episode the agent decodes its whole continuation of the prompt at once
+(greedy decoding of its own outputs is exactly what step-by-step decoding would produce) and
+then replays it token by token; ``act_batch`` does this for every fresh episode of a vector env
+in one batched decode.  Nothing is masked: the env sees exactly what the model emits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agents.transformer.checkpoint import load_model
+from agents.transformer.decode import generate
+from maze_env.tokens import PATH_END, PATH_START, vocabulary
+
+SHIPPED = Path(__file__).parent / "models" / "shipped_6x6"
+
+
+class TransformerAgent:
+    """``agents.make("transformer", checkpoint=None, temperature=0.0, seed=0, max_new=None)``.
+
+    checkpoint: a model directory (``model.safetensors`` + ``config.json``); None = the shipped
+    6x6 model.  temperature: 0 = greedy, else softmax sampling seeded by ``seed``.
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        temperature: float = 0.0,
+        seed: int = 0,
+        max_new: int | None = None,
+    ):
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else SHIPPED
+        self.model, self.config = load_model(self.checkpoint)
+        self.scheme = self.config["data"]["scheme"]
+        self.vocab = vocabulary(self.config["data"]["max_grid"])
+        self.temperature = temperature
+        self.generator = torch.Generator().manual_seed(seed)
+        self.max_new = max_new
+        self._plans: dict[int, tuple[int, np.ndarray]] = {}
+
+    # ----------------------------------------------------------------- decoding
+    def _check_obs(self, obs, info: dict) -> np.ndarray:
+        if info.get("action_type", "token") != "token":
+            raise ValueError(
+                "the transformer agent emits tokens: use a token-action env (TokenMaze-v0)"
+            )
+        if info.get("scheme", self.scheme) != self.scheme:
+            raise ValueError(
+                f"this model reads the {self.scheme!r} scheme, the env uses {info['scheme']!r}"
+            )
+        ids = np.asarray(obs["tokens"])[: int(np.asarray(obs["length"]).reshape(-1)[0])]
+        if ids.size and ids.max() >= len(self.vocab):
+            raise ValueError(
+                "the maze needs tokens beyond this model's vocabulary "
+                f"(max_grid {self.vocab.max_grid}); train on a larger canvas for larger mazes"
+            )
+        return ids
+
+    def solve(self, prompts: list[np.ndarray]) -> list[np.ndarray]:
+        """Continue token-id prompts until ``<PATH_END>`` (or the step limit), batched."""
+        cells = max(len(p) for p in prompts)  # generous bound: never more path tokens than prompt
+        limit = self.max_new or cells
+        return generate(self.model, prompts, self.vocab.special[PATH_END], limit, self.vocab.pad_id,
+                        self.temperature, self.generator)  # fmt: skip
+
+    # ----------------------------------------------------------------- agent protocol
+    def reset(self, obs, info: dict) -> None:
+        ids = self._check_obs(obs, info)
+        self._plans[0] = (len(ids), self.solve([ids])[0])
+
+    def act(self, obs, info: dict) -> int:
+        ids = self._check_obs(obs, info)
+        start, plan = self._plans.get(0, (len(ids), np.empty(0, np.int64)))
+        return self._next(ids, start, plan, 0)
+
+    def _next(self, ids: np.ndarray, start: int, plan: np.ndarray, slot: int) -> int:
+        done = len(ids) - start
+        if done < 0 or not np.array_equal(ids[start:], plan[:done]):  # diverged: re-plan
+            start, plan = len(ids), self.solve([ids])[0]
+            self._plans[slot] = (start, plan)
+            done = 0
+        return int(plan[done]) if done < len(plan) else self.vocab.special[PATH_END]
+
+    def act_batch(self, obs_batch, infos) -> np.ndarray:
+        """Actions for a vector env; fresh episodes (prompt just ended) are decoded together."""
+        n = len(np.asarray(obs_batch["length"]))
+        rows = [
+            self._check_obs({k: v[i] for k, v in obs_batch.items()}, _info_at(infos, i))
+            for i in range(n)
+        ]
+        width = 2 if self.scheme == "coords" else 1
+        path_start = self.vocab.special[PATH_START]
+        fresh = [
+            i for i, ids in enumerate(rows) if len(ids) > width and ids[-1 - width] == path_start
+        ]
+        if fresh:
+            for i, plan in zip(fresh, self.solve([rows[i] for i in fresh])):
+                self._plans[i] = (len(rows[i]), plan)
+        out = np.empty(n, np.int64)
+        for i, ids in enumerate(rows):
+            start, plan = self._plans.get(i, (len(ids), np.empty(0, np.int64)))
+            out[i] = self._next(ids, start, plan, i)
+        return out
+
+
+def _info_at(infos, i: int) -> dict:
+    """The i-th env's info from a vector env's dict-of-arrays infos (or a list of dicts)."""
+    if isinstance(infos, (list, tuple)):
+        return infos[i]
+    return {
+        k: v[i] for k, v in infos.items() if not k.startswith("_") and hasattr(v, "__getitem__")
+    }

@@ -1,0 +1,131 @@
+"""Transformer speed, as ratios measured in one run (absolute times are machine noise).
+
+    python -m benchmarks speed transformer [--quick]
+
+1. training sequences/s: TokenMaze's GPT vs a TransformerLens-native model of the same shape
+   (``TransformerBridge.boot_native``), same plain 6x6 sequences, same optimizer (target ≥ 3×);
+2. training paths/s: shared-prefix packing vs plain sequences, same model (target ≥ 3×);
+3. greedy decoding mazes/s: KV cache vs full recompute each step (target ≥ 10×).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agents.transformer.data import DataConfig, eval_set, training_batch
+from agents.transformer.decode import generate
+from agents.transformer.model import GPT, GPTConfig
+from agents.transformer.train import loss_on
+
+
+def rate(work: Callable[[], int], seconds: float, warmup: int = 1) -> float:
+    """Units of work per second: call ``work`` (returning units done) for ``seconds``."""
+    for _ in range(warmup):
+        work()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        done += work()
+    return done / (time.perf_counter() - start)
+
+
+def plain_sequences(data: DataConfig, n: int, seed: int) -> torch.Tensor:
+    """n full 6x6 sequences (prefix + one query), left-padded, as one token tensor."""
+    batch, _ = training_batch(
+        DataConfig(**{**data.to_dict(), "queries_per_maze": 1}), n, np.random.default_rng(seed)
+    )
+    return torch.cat([batch.prefix, batch.queries], 1)
+
+
+def train_step_fn(model: torch.nn.Module, tokens: torch.Tensor) -> Callable[[], int]:
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step() -> int:
+        logits = model(tokens)
+        loss = F.cross_entropy(logits[:, :-1].flatten(0, 1), tokens[:, 1:].flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return tokens.shape[0]
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks speed transformer",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short measurements (~1 minute in all)"
+    )
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--d-model", type=int, default=128)
+    args = parser.parse_args(argv)
+    seconds = 4.0 if args.quick else 15.0
+    data = DataConfig()
+    shape = {
+        "d_model": args.d_model,
+        "n_layers": args.layers,
+        "n_heads": 4,
+        "d_mlp": 4 * args.d_model,
+    }
+    ours = GPT(GPTConfig(vocab_size=len(data.vocab), n_ctx=256, positional="learned", **shape))
+    tokens = plain_sequences(data, 32, 0)
+    rows = []
+
+    from transformer_lens.config import TransformerBridgeConfig
+    from transformer_lens.model_bridge import TransformerBridge
+
+    tl_cfg = TransformerBridgeConfig(
+        d_model=args.d_model, d_head=args.d_model // 4, n_layers=args.layers, n_ctx=256, n_heads=4,
+        d_vocab=len(data.vocab), d_mlp=4 * args.d_model, act_fn="gelu", seed=0,
+    )  # fmt: skip
+    tl = TransformerBridge.boot_native(tl_cfg)
+    ours_rate = rate(train_step_fn(ours, tokens), seconds)
+    tl_rate = rate(train_step_fn(tl, tokens), seconds)
+    rows.append(("training sequences/s vs TL-native", ours_rate, tl_rate, 3.0))
+
+    packed, _ = training_batch(DataConfig(queries_per_maze=16), 12, np.random.default_rng(1))
+    plain, _ = training_batch(DataConfig(queries_per_maze=1), 64, np.random.default_rng(1))
+    opt = torch.optim.AdamW(ours.parameters(), lr=1e-4)
+
+    def paths_step(batch, paths: int) -> Callable[[], int]:
+        def step() -> int:
+            loss = loss_on(ours, batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return paths
+
+        return step
+
+    shared_rate = rate(paths_step(packed, 192), seconds)
+    plain_rate = rate(paths_step(plain, 64), seconds)
+    rows.append(("training paths/s: shared prefix (K=16) vs plain", shared_rate, plain_rate, 3.0))
+
+    prompts = eval_set(data, 64, seed=7).prompts
+    pad = data.vocab.pad_id
+
+    def decode(use_cache: bool) -> Callable[[], int]:  # stop token -1: always 36 new tokens
+        return lambda: len(generate(ours, prompts, -1, 36, pad, use_cache=use_cache))
+
+    with torch.no_grad():
+        cached, naive = rate(decode(True), seconds, 0), rate(decode(False), seconds, 0)
+    rows.append(("greedy decoding mazes/s: KV cache vs recompute", cached, naive, 10.0))
+    threads = torch.get_num_threads()
+    print(f"model: {args.layers} layers, d_model {args.d_model}; torch threads {threads}")
+    print(f"{'measure':52s} {'ours':>10s} {'reference':>10s} {'ratio':>7s} {'target':>7s}")
+    for name, a, b, target in rows:
+        flag = "ok" if a / b >= target else "MISSED"
+        print(f"{name:52s} {a:10.1f} {b:10.1f} {a / b:6.2f}x {target:5.1f}x {flag}")
+
+
+if __name__ == "__main__":
+    main()

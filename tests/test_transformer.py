@@ -1,0 +1,179 @@
+"""The maze transformer: hooks, decoding, shared-prefix packing, training, checkpoints."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from agents.transformer.checkpoint import CheckpointError, load_model, save_model
+from agents.transformer.data import DataConfig, eval_set, training_batch
+from agents.transformer.decode import generate
+from agents.transformer.model import GPT, GPTConfig
+from agents.transformer.train import TrainConfig, Trainer, loss_on, query_logits
+
+TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "d_mlp": 64, "n_ctx": 128}
+DATA = DataConfig(size=3, max_grid=3, queries_per_maze=3)
+
+
+def tiny(positional: str = "rotary", seed: int = 0) -> GPT:
+    return GPT(GPTConfig(vocab_size=len(DATA.vocab), positional=positional, **TINY), seed=seed)
+
+
+@pytest.mark.parametrize("positional", ["rotary", "learned", "none"])
+def test_shared_prefix_logits_equal_plain_sequences(positional):
+    model = tiny(positional)
+    batch, _ = training_batch(DATA, 3, np.random.default_rng(1))
+    packed = query_logits(model, batch)
+    pad, start = DATA.vocab.pad_id, DATA.vocab.special["<ORIGIN_START>"]
+    for i in range(3):
+        prefix = batch.prefix[i][batch.prefix[i] != pad]
+        row = batch.queries[i]
+        bounds = [*(row == start).nonzero()[:, 0].tolist(), int((row != pad).sum())]
+        assert len(bounds) == DATA.queries_per_maze + 1
+        for a, b in itertools.pairwise(bounds):
+            plain = model(torch.cat([prefix, row[a:b]])[None])[0, len(prefix) :]
+            assert (plain - packed[i, a:b]).abs().max() < 1e-4
+
+
+def test_hooks_expose_activations_and_patching_changes_output():
+    model = tiny()
+    tokens = torch.from_numpy(eval_set(DATA, 2).prompts[0])[None]
+    logits, cache = model.run_with_cache(tokens)
+    p = tokens.shape[1]
+    for layer in range(TINY["n_layers"]):
+        assert cache[f"blocks.{layer}.hook_resid_pre"].shape == (1, p, TINY["d_model"])
+        assert cache[f"blocks.{layer}.hook_resid_post"].shape == (1, p, TINY["d_model"])
+        pattern = cache[f"blocks.{layer}.attn.hook_pattern"]
+        assert pattern.shape == (1, TINY["n_heads"], p, p)
+        assert torch.allclose(pattern.sum(-1), torch.ones(1, TINY["n_heads"], p), atol=1e-5)
+        assert (pattern.triu(1) == 0).all()  # causal
+    assert (logits - model(tokens)).abs().max() <= 1e-4  # explicit attention == SDPA path
+
+    def zero_head(pattern, hook):
+        pattern[:, 0] = 0.0
+        return pattern
+
+    patched = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", zero_head)])
+    assert (patched - logits).abs().max() > 1e-4
+    same = model.run_with_hooks(tokens, fwd_hooks=[("blocks.1.hook_resid_pre", lambda x, hook: x)])
+    assert torch.equal(same, model(tokens))
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.0])
+def test_kv_cache_decoding_equals_naive_decoding(temperature):
+    model = tiny()
+    prompts = eval_set(DATA, 6).prompts
+    stop, pad = DATA.vocab.special["<PATH_END>"], DATA.vocab.pad_id
+    fast = generate(model, prompts, stop, 12, pad, temperature, torch.Generator().manual_seed(3))
+    slow = generate(
+        model,
+        prompts,
+        stop,
+        12,
+        pad,
+        temperature,
+        torch.Generator().manual_seed(3),
+        use_cache=False,
+    )
+    assert all(np.array_equal(a, b) for a, b in zip(fast, slow))
+
+
+def test_tiny_model_overfits_a_handful_of_mazes():
+    torch.manual_seed(0)
+    model = tiny()
+    rng = np.random.default_rng(0)
+    batch, _ = training_batch(DATA, 4, rng)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = float(loss_on(model, batch).detach())
+    for _ in range(250):
+        loss = loss_on(model, batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert float(loss.detach()) < 0.1 * first
+    model.eval()
+    with torch.no_grad():
+        predicted = query_logits(model, batch).argmax(-1)
+    mask = batch.labels != -100
+    assert (predicted[mask] == batch.labels[mask]).float().mean() == 1.0
+
+
+def _config(tmp_path, steps: int) -> TrainConfig:
+    return TrainConfig(
+        name="t", model=TINY, data=DATA.to_dict(), batch_mazes=2, steps=steps, warmup_steps=2,
+        eval_every=1000, eval_size=8, checkpoint_every=3, log_every=1,
+    )  # fmt: skip
+
+
+def test_resume_continues_the_same_run(tmp_path):
+    straight = Trainer(_config(tmp_path, 6), tmp_path / "a")
+    straight.run(progress=False)
+    first = Trainer(_config(tmp_path, 3), tmp_path / "b")
+    first.run(progress=False)
+    resumed = Trainer(_config(tmp_path, 6), tmp_path / "b")
+    resumed.resume()
+    assert resumed.step == 3
+    resumed.run(progress=False)
+    losses = [
+        [json.loads(x)["loss"] for x in (d / "log.jsonl").read_text().splitlines()]
+        for d in (tmp_path / "a", tmp_path / "b")
+    ]
+    assert len(losses[0]) == len(losses[1]) == 6
+    assert np.allclose(losses[0], losses[1], rtol=1e-5, atol=1e-6)
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.allclose(tensor, resumed.model.state_dict()[name], atol=1e-6), name
+
+
+def test_checkpoint_round_trip_gives_identical_logits(tmp_path):
+    model = tiny(seed=5)
+    save_model(
+        tmp_path / "ck",
+        model,
+        {"model": {**TINY, "vocab_size": len(DATA.vocab), "positional": "rotary"}},
+    )
+    loaded, _ = load_model(tmp_path / "ck")
+    tokens = torch.from_numpy(eval_set(DATA, 1).prompts[0])[None]
+    assert torch.equal(model(tokens), loaded(tokens))
+
+
+def test_bad_checkpoints_name_the_file_and_problem(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_model(tmp_path / "missing")
+    cfg = {"model": {**TINY, "vocab_size": len(DATA.vocab)}}
+    save_model(tmp_path / "ck", tiny(), cfg)
+    weights = tmp_path / "ck" / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"model\.safetensors.*(corrupted|truncated)"):
+        load_model(tmp_path / "ck")
+    save_model(tmp_path / "ck", tiny(), {"model": {**cfg["model"], "d_mlp": 48}})
+    save_model(tmp_path / "other", tiny(), cfg)
+    (tmp_path / "ck" / "model.safetensors").write_bytes(
+        (tmp_path / "other" / "model.safetensors").read_bytes()
+    )
+    with pytest.raises(CheckpointError, match="shape"):
+        load_model(tmp_path / "ck")
+    (tmp_path / "ck" / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"config\.json"):
+        load_model(tmp_path / "ck")
+
+
+def test_training_config_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"name": "x", "learning_rate": 1}))
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainConfig.from_json(path)
+
+
+def test_held_out_mazes_never_appear_in_training():
+    held = eval_set(DataConfig(size=2, max_grid=2, queries_per_maze=1), 50)
+    data = DataConfig(size=2, max_grid=2, queries_per_maze=1)  # 2x2 trees: only 4 distinct mazes
+    _, replaced = training_batch(
+        data, 8, np.random.default_rng(0), exclude=set(list(held.hashes)[:3])
+    )
+    assert replaced > 0
+    assert len(held.hashes) <= 4
