@@ -296,15 +296,34 @@ def _open_field(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     _block_cells(out, blocked)
 
 
-# Not cached: numba's on-disk cache cannot reliably pickle signatures that take a dispatcher
-# (it raised ReferenceError on save); the kernels it calls are cached, so this compiles fast.
-@nb.njit
-def _run_batch(kernel, keys: np.ndarray, rows: int, cols: int, params: np.ndarray) -> np.ndarray:
+_KERNELS = (_rdfs, _wilson, _kruskal, _prim, _recursive_division, _percolation,
+            _rdfs_percolation, _open_field)  # fmt: skip
+
+
+# One batch loop that switches on the kernel's index: a dispatcher passed as an argument would
+# defeat numba's on-disk cache, and this way every process loads the compiled loop from disk.
+@nb.njit(cache=True)
+def _run_batch(kind: int, keys: np.ndarray, rows: int, cols: int, params: np.ndarray) -> np.ndarray:
     out = np.zeros((keys.shape[0], 2, rows, cols), np.bool_)
     state = np.empty(1, np.uint64)
     for i in range(keys.shape[0]):
         state[0] = keys[i]
-        kernel(out[i], state, params)
+        if kind == 0:
+            _rdfs(out[i], state, params)
+        elif kind == 1:
+            _wilson(out[i], state, params)
+        elif kind == 2:
+            _kruskal(out[i], state, params)
+        elif kind == 3:
+            _prim(out[i], state, params)
+        elif kind == 4:
+            _recursive_division(out[i], state, params)
+        elif kind == 5:
+            _percolation(out[i], state, params)
+        elif kind == 6:
+            _rdfs_percolation(out[i], state, params)
+        else:
+            _open_field(out[i], state, params)
     return out
 
 
@@ -481,7 +500,8 @@ def generate_batch(
     rng = as_generator(seed)
     keys = draw_keys(rng, (n, 2))
     if spec.kernel is not None:
-        conns = _run_batch(spec.kernel, keys[:, 0].copy(), shape[0], shape[1], spec.to_params(kw))
+        kind = _KERNELS.index(spec.kernel)
+        conns = _run_batch(kind, keys[:, 0].copy(), shape[0], shape[1], spec.to_params(kw))
     else:
         conns = np.zeros((n, 2, *shape), np.bool_)
         for i in range(n):

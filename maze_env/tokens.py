@@ -6,8 +6,8 @@ Layout (scheme ``aotp``, byte-compatible with maze-dataset's ``AOTP_UT``)::
     <TARGET_START> (1,1) <TARGET_END> <PATH_START> (0,0) (0,1) (1,1) <PATH_END>
 
 Schemes: ``aotp`` (one token per coordinate), ``coords`` (a row token then a column token,
-e.g. ``3 4`` for (3,4)), ``walls`` (the dual: the list holds the *missing* lattice edges inside
-the bounding box of the maze's cells, joined by ``<XX>``).  Edge order and the order of each
+e.g. ``3 4`` for (3,4)), ``walls`` (the dual: the list holds every *missing* lattice edge of the
+grid, joined by ``<XX>``).  Edge order and the order of each
 edge's two ends are shuffled reproducibly from the seed.
 """
 
@@ -161,26 +161,13 @@ def vocabulary(max_grid: int = 16) -> Vocabulary:
 
 
 def list_edges(conns: np.ndarray, scheme: str) -> np.ndarray:
-    """The lattice edges a scheme lists: open ones, or (walls) closed ones inside the bounding box."""
+    """The lattice edges a scheme lists: the open ones, or (``walls``) every closed lattice edge."""
     if check_scheme(scheme) != "walls":
         return conns
-    n, _, rows, cols = conns.shape
-    out = np.zeros_like(conns)
-    for i in range(n):
-        active = np.zeros((rows, cols), np.bool_)
-        active[:-1, :] |= conns[i, 0, :-1, :]
-        active[1:, :] |= conns[i, 0, :-1, :]
-        active[:, :-1] |= conns[i, 1, :, :-1]
-        active[:, 1:] |= conns[i, 1, :, :-1]
-        if not active.any():
-            continue
-        rs, cs = np.nonzero(active)
-        r0, r1, c0, c1 = rs.min(), rs.max(), cs.min(), cs.max()
-        box = np.zeros((2, rows, cols), np.bool_)
-        box[0, r0:r1, c0 : c1 + 1] = True
-        box[1, r0 : r1 + 1, c0:c1] = True
-        out[i] = box & ~conns[i]
-    return out
+    lattice = np.zeros(conns.shape[1:], np.bool_)
+    lattice[0, :-1, :] = True
+    lattice[1, :, :-1] = True
+    return lattice & ~conns
 
 
 @nb.njit(cache=True)
@@ -404,9 +391,9 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
     """Read a token sequence (list of strings, or one space-separated string) back to an Example.
 
     ``scheme`` is detected when None.  The grid shape is the bounding box of every coordinate
-    mentioned unless ``shape`` is given.  For ``walls``, the open edges are those of the bounding
-    box of the mentioned coordinates that are not listed (exact unless a border row or column of
-    the maze holds no wall, origin, target or path cell — e.g. an open field).
+    mentioned unless ``shape`` is given.  For ``walls``, every lattice edge of the grid that is not
+    listed is open, so pass ``shape`` when the last row or column may hold no wall, origin,
+    target or path cell (an open field, say).
     Malformed input raises ``TokenError`` naming the offending token and its position.
     """
     if isinstance(tokens, str):
@@ -458,11 +445,9 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
     for a, b in edges:
         (r1, c1), (r2, _) = sorted((a, b))
         listed[0 if r2 > r1 else 1, r1, c1] = True
-    if scheme == "walls":  # every lattice edge of the box that is not a wall is open
-        r0, r1 = min(r for r, _ in coords), max(r for r, _ in coords)
-        c0, c1 = min(c for _, c in coords), max(c for _, c in coords)
-        box = np.zeros_like(listed)
-        box[0, r0:r1, c0 : c1 + 1] = True
-        box[1, r0 : r1 + 1, c0:c1] = True
-        listed = box & ~listed
+    if scheme == "walls":  # every lattice edge of the grid that is not a wall is open
+        lattice = np.zeros_like(listed)
+        lattice[0, : rows - 1, :] = True
+        lattice[1, :, : cols - 1] = True
+        listed = lattice & ~listed
     return Example(Maze(listed), origin, target, path, complete, scheme)
