@@ -1,0 +1,62 @@
+"""Matplotlib helpers (Agg backend): a maze drawn as a heat map, atomic PNG saving."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import maze_env  # noqa: E402
+
+
+def draw_maze(ax, maze: maze_env.Maze, values: np.ndarray | None = None, path=None, title=""):
+    """Cells coloured by ``values`` (rows, cols), walls as black lines, ``path`` as a line."""
+    rows, cols = maze.shape
+    if values is not None:
+        im = ax.imshow(values, cmap="viridis", extent=(-0.5, cols - 0.5, rows - 0.5, -0.5))
+        ax.figure.colorbar(im, ax=ax, fraction=0.046)
+    conn = maze.connections
+    for r in range(rows):
+        for c in range(cols):
+            if r + 1 < rows and not conn[0, r, c]:
+                ax.plot([c - 0.5, c + 0.5], [r + 0.5, r + 0.5], "k", lw=2)
+            if c + 1 < cols and not conn[1, r, c]:
+                ax.plot([c + 0.5, c + 0.5], [r - 0.5, r + 0.5], "k", lw=2)
+    ax.plot([-0.5, cols - 0.5, cols - 0.5, -0.5, -0.5], [-0.5, -0.5, rows - 0.5, rows - 0.5, -0.5],
+            "k", lw=2)  # fmt: skip
+    if path:
+        ys, xs = zip(*path)
+        ax.plot(xs, ys, "r-", lw=1.5)
+        ax.plot(xs[0], ys[0], "wo", ms=8)
+        ax.plot(xs[-1], ys[-1], "wx", ms=10, mew=2)
+    ax.set_xlim(-0.6, cols - 0.4)
+    ax.set_ylim(rows - 0.4, -0.6)
+    ax.set_xticks(range(cols))
+    ax.set_yticks(range(rows))
+    ax.set_title(title, fontsize=9)
+
+
+def save(fig, path: Path) -> Path:
+    """Write ``fig`` as a PNG atomically and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def figure(ncols: int = 1, width: float = 4.5, height: float = 4.0):
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return fig, axes[0]

@@ -1,0 +1,122 @@
+"""Linear probes on the residual stream, per layer (torch logistic regression, seeded).
+
+* walls: at ``<PATH_START>``, decode whether each lattice edge of the grid is open.
+* future path: at each path position, decode for every cell whether it lies on the remaining
+  path (the seed post's "precognition" hypothesis).
+
+Examples are split by maze into train/held-out; accuracy is on the held-out mazes, against the
+majority-class baseline learned on the training mazes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from agents.transformer.interp.prompts import Solved, residuals
+from agents.transformer.model import GPT
+
+
+@dataclass
+class ProbeResult:
+    """Held-out accuracy (mean over features), majority baseline, balanced accuracy."""
+
+    accuracy: float
+    baseline: float
+    balanced: float
+
+
+def fit_probe(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    seed: int = 0,
+    steps: int = 300,
+    lr: float = 0.05,
+    weight_decay: float = 1e-3,
+) -> ProbeResult:
+    """One logistic regression per label column; x [n, d] float, y [n, k] bool."""
+    xtr, xte = (
+        torch.as_tensor(x_train, dtype=torch.float32),
+        torch.as_tensor(x_test, dtype=torch.float32),
+    )
+    mean, std = xtr.mean(0), xtr.std(0) + 1e-6
+    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    ytr = torch.as_tensor(y_train, dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed)
+    w = (torch.randn(xtr.shape[1], ytr.shape[1], generator=gen) * 0.01).requires_grad_()
+    b = torch.zeros(ytr.shape[1], requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(xtr @ w + b, ytr).backward()
+        opt.step()
+    with torch.no_grad():
+        pred = ((xte @ w + b) > 0).numpy()
+    y_test = np.asarray(y_test, bool)
+    majority = np.asarray(y_train, bool).mean(0) >= 0.5
+    pos, neg = y_test.sum(0), (~y_test).sum(0)
+    both = (pos > 0) & (neg > 0)
+    tpr = (pred & y_test).sum(0)[both] / pos[both]
+    tnr = (~pred & ~y_test).sum(0)[both] / neg[both]
+    return ProbeResult(
+        accuracy=float((pred == y_test).mean()),
+        baseline=float((majority[None] == y_test).mean()),
+        balanced=float(((tpr + tnr) / 2).mean()) if both.any() else float("nan"),
+    )
+
+
+def lattice_edges(maze) -> np.ndarray:
+    """bool [edges]: every lattice edge of the grid (down edges, then right edges), open or not."""
+    conn = maze.connections
+    return np.concatenate([conn[0, :-1, :].ravel(), conn[1, :, :-1].ravel()])
+
+
+def remaining_path(ex: Solved, k: int) -> np.ndarray:
+    """bool [cells]: the cells of ``ex.path[k + 1:]``."""
+    out = np.zeros(ex.maze.n_cells, bool)
+    cols = ex.maze.shape[1]
+    for r, c in ex.path[k + 1 :]:
+        out[r * cols + c] = True
+    return out
+
+
+def _probe_layers(feats: list[np.ndarray], labels: list[np.ndarray], split: int, seed: int):
+    """feats: per example [layers, m, d]; labels per example [m, k]; first ``split`` train."""
+    x = [np.concatenate(f, 1) for f in (feats[:split], feats[split:])]
+    y = [np.concatenate(lab, 0) for lab in (labels[:split], labels[split:])]
+    return [fit_probe(x[0][layer], y[0], x[1][layer], y[1], seed=seed)
+            for layer in range(x[0].shape[0])]  # fmt: skip
+
+
+def _split(n: int, train_frac: float) -> int:
+    if n < 2:
+        raise ValueError(f"probes need at least 2 examples, got {n}")
+    return min(max(1, round(n * train_frac)), n - 1)
+
+
+def wall_probes(
+    model: GPT, examples: list[Solved], seed: int = 0, train_frac: float = 0.75
+) -> list[ProbeResult]:
+    """Per residual point (embeddings, then after each layer): decode every lattice edge at
+    ``<PATH_START>``."""
+    feats, labels = [], []
+    for ex in examples:
+        feats.append(residuals(model, ex.tokens)[:, [ex.path_start]].numpy())
+        labels.append(lattice_edges(ex.maze)[None])
+    return _probe_layers(feats, labels, _split(len(examples), train_frac), seed)
+
+
+def future_path_probes(
+    model: GPT, examples: list[Solved], seed: int = 0, train_frac: float = 0.75
+) -> list[ProbeResult]:
+    """Per residual point: at each path token but the last, decode "cell on the remaining path"."""
+    feats, labels = [], []
+    for ex in examples:
+        k = np.arange(len(ex.path) - 1)
+        feats.append(residuals(model, ex.tokens)[:, ex.path_positions[k]].numpy())
+        labels.append(np.stack([remaining_path(ex, i) for i in k]))
+    return _probe_layers(feats, labels, _split(len(examples), train_frac), seed)

@@ -1,0 +1,177 @@
+"""Goal retargeting and target shift.
+
+Retargeting: prompt A asks for target t, prompt B is identical but asks for another target t'
+(only the target token differs).  The residual stream at the target token is patched from B
+into A (``blocks.{l}.hook_resid_pre`` for one layer, or every layer at once) and A is rolled
+out greedily with the patch in place; we count rollouts that reach t' (a valid path ending
+there with ``<PATH_END>``) and those that still reach t.
+
+Target shift: roll out any checkpoint on prompts whose targets lie in a region and report how
+often it reaches them, and where its rollouts end instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import maze_env
+from agents.transformer.checkpoint import load_model
+from agents.transformer.data import DataConfig, eval_set
+from agents.transformer.decode import generate
+from agents.transformer.evaluate import judge, read_path
+from agents.transformer.interp.prompts import Solved, as_batch
+from agents.transformer.model import GPT
+from maze_env.tokens import PATH_END
+
+
+def rollouts(
+    model: GPT, prompts: list[np.ndarray], vocab: maze_env.Vocabulary, shape, fwd_hooks=()
+):
+    """Greedy rollouts (with ``fwd_hooks`` active): per prompt (cells emitted, ended)."""
+    max_new = shape[0] * shape[1] + 1
+    with model.hooks(fwd_hooks=list(fwd_hooks)):
+        outs = generate(model, prompts, vocab.special[PATH_END], max_new, vocab.pad_id)
+    result = []
+    for out in outs:
+        tokens = vocab.decode(out)
+        result.append((read_path(tokens, "aotp"), PATH_END in tokens))
+    return result
+
+
+def _reached(ex: Solved, target, path, ended: bool) -> bool:
+    return (
+        path is not None and judge(ex.maze, ex.origin, target, [ex.origin, *path], ended)["reached"]
+    )
+
+
+def new_targets(examples: list[Solved], seed: int = 0) -> list[tuple[int, int]]:
+    """Per example, a random other target off the original solution (origin excluded)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for ex in examples:
+        rows, cols = ex.maze.shape
+        cells = [(r, c) for r in range(rows) for c in range(cols) if (r, c) not in ex.path]
+        out.append(cells[int(rng.integers(len(cells)))] if cells else ex.origin)
+    return out
+
+
+@dataclass
+class RetargetResult:
+    """Rates over examples; ``layers`` names each row ('L0'.., 'all')."""
+
+    layers: list[str]
+    to_new: np.ndarray  # patched rollouts reaching the new target
+    to_old: np.ndarray  # patched rollouts still reaching the original target
+    baseline_old: float  # unpatched prompt A reaching t
+    control_new: float  # prompt B (the new target in the tokens) reaching t'
+
+
+@torch.no_grad()
+def retarget(
+    model: GPT, examples: list[Solved], vocab: maze_env.Vocabulary, seed: int = 0
+) -> RetargetResult:
+    """Patch the target token's residual from prompt B into A at each layer (and all at once)."""
+    n = model.cfg.n_layers
+    names = [f"blocks.{i}.hook_resid_pre" for i in range(n)]
+    targets = new_targets(examples, seed)
+    keep = [i for i, t in enumerate(targets) if t != examples[i].origin]
+    examples, targets = [examples[i] for i in keep], [targets[i] for i in keep]
+    shape = examples[0].maze.shape
+    prompts_a = [ex.prompt for ex in examples]
+    prompts_b = []
+    for ex, t in zip(examples, targets):
+        b = ex.prompt.copy()
+        b[ex.target_position] = vocab.coord_ids[t]
+        prompts_b.append(b)
+    donors = []
+    for b, ex in zip(prompts_b, examples):
+        _, cache = model.run_with_cache(as_batch(b), names_filter=lambda x: x in names)
+        donors.append(torch.stack([cache[x][0, ex.target_position] for x in names]))
+    donor = torch.stack(donors)  # [n_examples, layers, d]
+    width = max(len(p) for p in prompts_a)
+    rows = torch.arange(len(examples))
+    cols = torch.as_tensor(
+        [width - len(p) + ex.target_position for p, ex in zip(prompts_a, examples)]
+    )
+
+    def hook_for(layer: int):
+        def hook(act, hook):
+            if act.shape[1] == width:  # the prompt pass (later KV-cache steps see one token)
+                act = act.clone()
+                act[rows, cols] = donor[:, layer]
+            return act
+
+        return hook
+
+    def rates(fwd_hooks, which: str = "both"):
+        res = rollouts(model, prompts_a if which != "b" else prompts_b, vocab, shape, fwd_hooks)
+        new = np.mean([_reached(ex, t, *r) for ex, t, r in zip(examples, targets, res)])
+        old = np.mean([_reached(ex, ex.target, *r) for ex, r in zip(examples, res)])
+        return float(new), float(old)
+
+    labels, to_new, to_old = [], [], []
+    settings = [(f"L{i}", [(names[i], hook_for(i))]) for i in range(n)]
+    settings.append(("all", [(names[i], hook_for(i)) for i in range(n)]))
+    for label, hooks in settings:
+        new, old = rates(hooks)
+        labels.append(label)
+        to_new.append(new)
+        to_old.append(old)
+    return RetargetResult(
+        labels, np.array(to_new), np.array(to_old), rates([])[1], rates([], "b")[0]
+    )
+
+
+@dataclass
+class ShiftResult:
+    """Target-shift rollouts: success rates and where rollouts end."""
+
+    reached: float
+    exact: float
+    ends: np.ndarray  # [rows, cols] count of rollouts whose last valid cell is there (misses only)
+    n: int
+
+
+def target_shift(
+    checkpoint: str | Path | GPT,
+    region: str = "quadrant:NE",
+    n: int = 200,
+    seed: int = 0,
+    data: DataConfig | None = None,
+) -> ShiftResult:
+    """Roll out ``checkpoint`` (a model directory or a loaded model, then pass ``data``) on
+    held-out prompts whose targets lie in ``region`` (see ``maze_env.region_mask``)."""
+    if isinstance(checkpoint, GPT):
+        if data is None:
+            raise ValueError("target_shift needs data= when given a model instead of a checkpoint")
+        model = checkpoint
+    else:
+        model, config = load_model(Path(checkpoint))
+        data = data or DataConfig(**config["data"])
+    data = replace(data, endpoints={**data.endpoints, "target_region": region})
+    held = eval_set(data, n, seed)
+    probs = held.problems
+    shape = probs.conns.shape[2:]
+    res = rollouts(model, held.prompts, data.vocab, shape)
+    ends = np.zeros(shape, int)
+    reached = exact = 0
+    for i, (path, ended) in enumerate(res):
+        maze, origin = maze_env.Maze(probs.conns[i]), tuple(int(x) for x in probs.origins[i])
+        verdict = judge(
+            maze, origin, tuple(probs.targets[i]), None if path is None else [origin, *path], ended
+        )
+        reached += verdict["reached"]
+        exact += verdict["exact"]
+        if not verdict["reached"]:
+            full = [origin, *(path or [])]
+            last = origin
+            for k in range(1, len(full) + 1):
+                if not maze.is_valid_path(full[:k]):
+                    break
+                last = full[k - 1]
+            ends[last] += 1
+    return ShiftResult(reached / n, exact / n, ends, n)
