@@ -506,6 +506,11 @@ def generate_batch(
         conns = np.zeros((n, 2, *shape), np.bool_)
         for i in range(n):
             made = np.asarray(spec.function(shape, np.random.default_rng(int(keys[i, 0])), **kw))
+            if made.shape != (2, *shape):
+                raise ValueError(
+                    f"generator {name!r} returned connections of shape {made.shape} "
+                    f"for a {shape[0]}x{shape[1]} maze; expected {(2, *shape)}"
+                )
             conns[i] = Maze.from_connections(made).connections
     if canvas is not None:
         conns = _place(conns, canvas, _offsets(shape, canvas, offset, keys[:, 1]))

@@ -86,8 +86,10 @@ def head_scores(model: GPT, examples: list[Solved]) -> HeadScores:
     queries = {"lattice": 0, "graph": 0}
     for ex in examples:
         pat = patterns(model, ex.tokens)
-        for kind, rel in (("lattice", lattice_relation(ex.cells, ex.maze.shape)),
-                          ("graph", graph_relation(ex.cells, ex.maze))):  # fmt: skip
+        for kind, rel in (
+            ("lattice", lattice_relation(ex.cells, ex.maze.shape)),
+            ("graph", graph_relation(ex.cells, ex.maze)),
+        ):
             mass, ch = mass_and_chance(pat, rel)
             sums[kind] += mass
             chance[kind] += ch
@@ -105,8 +107,9 @@ def head_scores(model: GPT, examples: list[Solved]) -> HeadScores:
 def rank_heads(scores: np.ndarray, top: int = 5) -> list[tuple[int, int, float]]:
     """The ``top`` (layer, head, score) triples, best first."""
     order = np.argsort(scores, axis=None)[::-1][:top]
-    return [(int(i // scores.shape[1]), int(i % scores.shape[1]), float(scores.flat[i]))
-            for i in order]  # fmt: skip
+    return [
+        (int(i // scores.shape[1]), int(i % scores.shape[1]), float(scores.flat[i])) for i in order
+    ]
 
 
 def attention_by_cell(pattern_row: torch.Tensor, cells: np.ndarray, shape) -> np.ndarray:
@@ -123,6 +126,11 @@ def plot_head(model: GPT, ex: Solved, layer: int, head: int, query: int | None =
     query = int(ex.path_positions[0]) if query is None else query
     pat = patterns(model, ex.tokens)[layer, head, query]
     fig, (ax,) = figure()
-    draw_maze(ax, ex.maze, attention_by_cell(pat, ex.cells, ex.maze.shape), list(ex.path),
-              f"L{layer}H{head} attention from position {query} per cell")  # fmt: skip
+    draw_maze(
+        ax,
+        ex.maze,
+        attention_by_cell(pat, ex.cells, ex.maze.shape),
+        list(ex.path),
+        f"L{layer}H{head} attention from position {query} per cell",
+    )
     return fig

@@ -109,7 +109,7 @@ def head_geometry(
             out = (e @ ov @ model.W_U[:, ids]).argmax(1)
             copy[i, j] = float((out == torch.arange(len(ids))).float().mean())
             neigh[i, j] = float(adjacent[torch.arange(len(ids)), out].float().mean())
-            u, s, vt = torch.linalg.svd(ov)
+            vt = torch.linalg.svd(ov).Vh
             sims = emb_unit @ vt[0]  # the top output direction against the embeddings
             tokens[i].append([int(x) for x in sims.abs().argsort(descending=True)[:top]])
     return HeadGeometry(qk_z, copy, neigh, tokens)

@@ -21,8 +21,14 @@ from agents.transformer.interp.prompts import Solved, as_batch
 from agents.transformer.model import GPT
 from maze_env.tokens import ADJ_END, ORIGIN_START
 
-GROUPS = ("moved edge", "edges of a solution", "other edges", "origin/target", "path so far",
-          "current token")  # fmt: skip
+GROUPS = (
+    "moved edge",
+    "edges of a solution",
+    "other edges",
+    "origin/target",
+    "path so far",
+    "current token",
+)
 
 
 @dataclass
@@ -36,23 +42,30 @@ class Pair:
     groups: np.ndarray  # [len(GROUPS), p] bool: position groups
 
 
+def _set_edge(conn: np.ndarray, a, b, value: bool) -> None:
+    """Open or close the lattice edge a-b in a (2, rows, cols) connections array."""
+    (r1, c1), (r2, _) = sorted([a, b])
+    conn[0 if r1 != r2 else 1, r1, c1] = value
+
+
 def moved_wall(maze: maze_env.Maze, path, rng: np.random.Generator) -> tuple[tuple, tuple] | None:
     """(removed connection on ``path``, added lattice edge across the cut), or None."""
-    cols = maze.shape[1]
+    rows, cols = maze.shape
     for i in rng.permutation(len(path) - 1):
         a, b = path[i], path[i + 1]
         conn = maze.connections.copy()
-        (r1, c1), (r2, c2) = sorted([a, b])
-        conn[0 if r1 != r2 else 1, r1, c1] = False
+        _set_edge(conn, a, b, False)
         side = maze_env.Maze(conn).distances(path[0]) >= 0  # the origin's component
-        options = []
-        for r in range(maze.shape[0]):
-            for c in range(cols):
-                for dr, dc in ((1, 0), (0, 1)):
-                    r2_, c2_ = r + dr, c + dc
-                    if r2_ < maze.shape[0] and c2_ < cols and side[r, c] != side[r2_, c2_]:
-                        if {(r, c), (r2_, c2_)} != {a, b}:
-                            options.append(((r, c), (r2_, c2_)))
+        options = [
+            ((r, c), (r + dr, c + dc))
+            for r in range(rows)
+            for c in range(cols)
+            for dr, dc in ((1, 0), (0, 1))
+            if r + dr < rows
+            and c + dc < cols
+            and side[r, c] != side[r + dr, c + dc]
+            and {(r, c), (r + dr, c + dc)} != {a, b}
+        ]
         if options:
             return (a, b), options[int(rng.integers(len(options)))]
     return None
@@ -60,8 +73,8 @@ def moved_wall(maze: maze_env.Maze, path, rng: np.random.Generator) -> tuple[tup
 
 def _with_edge(maze: maze_env.Maze, removed, added) -> maze_env.Maze:
     conn = maze.connections.copy()
-    for (r1, c1), (r2, c2), value in ((*sorted(removed), False), (*sorted(added), True)):
-        conn[0 if r1 != r2 else 1, r1, c1] = value
+    _set_edge(conn, *removed, False)
+    _set_edge(conn, *added, True)
     return maze_env.Maze(conn)
 
 
@@ -76,8 +89,11 @@ def make_pair(ex: Solved, vocab: maze_env.Vocabulary, rng: np.random.Generator) 
     m = next(i for i, (x, y) in enumerate(zip(ex.path, alt)) if x != y)
     cut = ex.path_start + m + 1  # sequence through path[m - 1]
     ids = [vocab.coord_ids[c] for c in removed]
-    entry = next(i for i in range(len(ex.tokens) - 2)
-                 if {int(ex.tokens[i]), int(ex.tokens[i + 2])} == set(map(int, ids)))  # fmt: skip
+    entry = next(
+        i
+        for i in range(len(ex.tokens) - 2)
+        if {int(ex.tokens[i]), int(ex.tokens[i + 2])} == set(map(int, ids))
+    )
     clean = ex.tokens[:cut].copy()
     corrupt = clean.copy()
     corrupt[entry], corrupt[entry + 2] = vocab.coord_ids[added[0]], vocab.coord_ids[added[1]]
@@ -97,8 +113,9 @@ def make_pair(ex: Solved, vocab: maze_env.Vocabulary, rng: np.random.Generator) 
     groups[3, origin_start : ex.path_start + 1] = True
     groups[4, ex.path_start + 1 : cut - 1] = True
     groups[5, cut - 1] = True
-    return Pair(clean, corrupt, int(vocab.coord_ids[ex.path[m]]), int(vocab.coord_ids[alt[m]]),
-                groups)  # fmt: skip
+    return Pair(
+        clean, corrupt, int(vocab.coord_ids[ex.path[m]]), int(vocab.coord_ids[alt[m]]), groups
+    )
 
 
 def patch_points(model: GPT) -> list[str]:

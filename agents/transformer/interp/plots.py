@@ -9,10 +9,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import maze_env  # noqa: E402
+import maze_env
 
 
 def draw_maze(ax, maze: maze_env.Maze, values: np.ndarray | None = None, path=None, title=""):
@@ -28,8 +28,12 @@ def draw_maze(ax, maze: maze_env.Maze, values: np.ndarray | None = None, path=No
                 ax.plot([c - 0.5, c + 0.5], [r + 0.5, r + 0.5], "k", lw=2)
             if c + 1 < cols and not conn[1, r, c]:
                 ax.plot([c + 0.5, c + 0.5], [r - 0.5, r + 0.5], "k", lw=2)
-    ax.plot([-0.5, cols - 0.5, cols - 0.5, -0.5, -0.5], [-0.5, -0.5, rows - 0.5, rows - 0.5, -0.5],
-            "k", lw=2)  # fmt: skip
+    ax.plot(
+        [-0.5, cols - 0.5, cols - 0.5, -0.5, -0.5],
+        [-0.5, -0.5, rows - 0.5, rows - 0.5, -0.5],
+        "k",
+        lw=2,
+    )
     if path:
         ys, xs = zip(*path)
         ax.plot(xs, ys, "r-", lw=1.5)

@@ -88,8 +88,9 @@ def _probe_layers(feats: list[np.ndarray], labels: list[np.ndarray], split: int,
     """feats: per example [layers, m, d]; labels per example [m, k]; first ``split`` train."""
     x = [np.concatenate(f, 1) for f in (feats[:split], feats[split:])]
     y = [np.concatenate(lab, 0) for lab in (labels[:split], labels[split:])]
-    return [fit_probe(x[0][layer], y[0], x[1][layer], y[1], seed=seed)
-            for layer in range(x[0].shape[0])]  # fmt: skip
+    return [
+        fit_probe(x[0][layer], y[0], x[1][layer], y[1], seed=seed) for layer in range(x[0].shape[0])
+    ]
 
 
 def _split(n: int, train_frac: float) -> int:

@@ -88,10 +88,15 @@ def held_out(data: DataConfig, n: int, seed: int = 0) -> list[Solved]:
     held = eval_set(data, n, seed)
     probs = held.problems
     return [
-        solved(maze_env.Maze(probs.conns[i]), probs.origins[i], probs.targets[i], data.vocab,
-               prompt=held.prompts[i])
+        solved(
+            maze_env.Maze(probs.conns[i]),
+            probs.origins[i],
+            probs.targets[i],
+            data.vocab,
+            prompt=held.prompts[i],
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def as_batch(tokens: np.ndarray) -> torch.Tensor:

@@ -28,18 +28,51 @@ from agents.transformer.model import GPT
 from maze_env.tokens import PATH_END
 
 
-def rollouts(
+def generate_with(
     model: GPT, prompts: list[np.ndarray], vocab: maze_env.Vocabulary, shape, fwd_hooks=()
-):
-    """Greedy rollouts (with ``fwd_hooks`` active): per prompt (cells emitted, ended)."""
+) -> list[np.ndarray]:
+    """Greedy continuations (token ids) with ``fwd_hooks`` active."""
     max_new = shape[0] * shape[1] + 1
     with model.hooks(fwd_hooks=list(fwd_hooks)):
-        outs = generate(model, prompts, vocab.special[PATH_END], max_new, vocab.pad_id)
+        return generate(model, prompts, vocab.special[PATH_END], max_new, vocab.pad_id)
+
+
+def rollouts(model: GPT, prompts, vocab: maze_env.Vocabulary, shape, fwd_hooks=()):
+    """Greedy rollouts (with ``fwd_hooks`` active): per prompt (cells emitted, ended)."""
     result = []
-    for out in outs:
+    for out in generate_with(model, prompts, vocab, shape, fwd_hooks):
         tokens = vocab.decode(out)
         result.append((read_path(tokens, "aotp"), PATH_END in tokens))
     return result
+
+
+@torch.no_grad()
+def target_hooks(
+    model: GPT, prompts_a: list[np.ndarray], prompts_b: list[np.ndarray], positions, layers
+) -> list:
+    """Forward hooks that, during a batched ``generate`` on ``prompts_a`` (left-padded), put
+    the residual of ``prompts_b`` at ``positions[i]`` before each layer in ``layers``."""
+    names = [f"blocks.{i}.hook_resid_pre" for i in range(model.cfg.n_layers)]
+    donors = []
+    for b, pos in zip(prompts_b, positions):
+        _, cache = model.run_with_cache(as_batch(b), names_filter=lambda x: x in names)
+        donors.append(torch.stack([cache[x][0, pos] for x in names]))
+    donor = torch.stack(donors)  # [prompts, layers, d]
+    width = max(len(p) for p in prompts_a)
+    rows = torch.arange(len(prompts_a))
+    cols = torch.as_tensor([width - len(p) + pos for p, pos in zip(prompts_a, positions)])
+
+    def hook_for(layer: int):
+        def hook(act, hook):
+            if act.shape[1] != width:  # KV-cache steps after the prompt see one token
+                return act
+            act = act.clone()
+            act[rows, cols] = donor[:, layer]
+            return act
+
+        return hook
+
+    return [(names[i], hook_for(i)) for i in layers]
 
 
 def _reached(ex: Solved, target, path, ended: bool) -> bool:
@@ -76,7 +109,6 @@ def retarget(
 ) -> RetargetResult:
     """Patch the target token's residual from prompt B into A at each layer (and all at once)."""
     n = model.cfg.n_layers
-    names = [f"blocks.{i}.hook_resid_pre" for i in range(n)]
     targets = new_targets(examples, seed)
     keep = [i for i, t in enumerate(targets) if t != examples[i].origin]
     examples, targets = [examples[i] for i in keep], [targets[i] for i in keep]
@@ -87,42 +119,24 @@ def retarget(
         b = ex.prompt.copy()
         b[ex.target_position] = vocab.coord_ids[t]
         prompts_b.append(b)
-    donors = []
-    for b, ex in zip(prompts_b, examples):
-        _, cache = model.run_with_cache(as_batch(b), names_filter=lambda x: x in names)
-        donors.append(torch.stack([cache[x][0, ex.target_position] for x in names]))
-    donor = torch.stack(donors)  # [n_examples, layers, d]
-    width = max(len(p) for p in prompts_a)
-    rows = torch.arange(len(examples))
-    cols = torch.as_tensor(
-        [width - len(p) + ex.target_position for p, ex in zip(prompts_a, examples)]
-    )
+    positions = [ex.target_position for ex in examples]
 
-    def hook_for(layer: int):
-        def hook(act, hook):
-            if act.shape[1] == width:  # the prompt pass (later KV-cache steps see one token)
-                act = act.clone()
-                act[rows, cols] = donor[:, layer]
-            return act
-
-        return hook
-
-    def rates(fwd_hooks, which: str = "both"):
-        res = rollouts(model, prompts_a if which != "b" else prompts_b, vocab, shape, fwd_hooks)
+    def rates(prompts, fwd_hooks=()):
+        res = rollouts(model, prompts, vocab, shape, fwd_hooks)
         new = np.mean([_reached(ex, t, *r) for ex, t, r in zip(examples, targets, res)])
         old = np.mean([_reached(ex, ex.target, *r) for ex, r in zip(examples, res)])
         return float(new), float(old)
 
     labels, to_new, to_old = [], [], []
-    settings = [(f"L{i}", [(names[i], hook_for(i))]) for i in range(n)]
-    settings.append(("all", [(names[i], hook_for(i)) for i in range(n)]))
-    for label, hooks in settings:
-        new, old = rates(hooks)
+    settings = [(f"L{i}", [i]) for i in range(n)] + [("all", list(range(n)))]
+    for label, layers in settings:
+        hooks = target_hooks(model, prompts_a, prompts_b, positions, layers)
+        new, old = rates(prompts_a, hooks)
         labels.append(label)
         to_new.append(new)
         to_old.append(old)
     return RetargetResult(
-        labels, np.array(to_new), np.array(to_old), rates([])[1], rates([], "b")[0]
+        labels, np.array(to_new), np.array(to_old), rates(prompts_a)[1], rates(prompts_b)[0]
     )
 
 

@@ -1,0 +1,50 @@
+"""``python -m agents.transformer.interp --checkpoint DIR --out DIR [--mazes N] [--quick]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from agents.transformer.checkpoint import load_model
+from agents.transformer.data import DataConfig
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.transformer.interp", description=__doc__
+    )
+    parser.add_argument("--checkpoint", required=True, type=Path, help="model directory")
+    parser.add_argument("--out", required=True, type=Path, help="report directory")
+    parser.add_argument("--mazes", type=int, default=200, help="held-out mazes (default 200)")
+    parser.add_argument("--seed", type=int, default=0, help="held-out set seed")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer mazes, no per-position patching"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave default)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = parser.parse_args(argv)
+    mazes = min(args.mazes, 24) if args.quick else args.mazes
+    if mazes < 4:
+        parser.error(f"--mazes must be >= 4, got {args.mazes}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from agents.transformer.interp.report import run_all
+
+    model, config = load_model(args.checkpoint)
+    run_all(
+        model,
+        DataConfig(**config["data"]),
+        args.out,
+        mazes,
+        args.seed,
+        args.quick,
+        not args.no_progress,
+        title=str(args.checkpoint),
+    )
+    print(f"wrote {args.out / 'report.md'}")
+
+
+if __name__ == "__main__":
+    main()

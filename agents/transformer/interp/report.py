@@ -1,0 +1,413 @@
+"""Run every experiment on one model and write ``report.md``, ``results.json`` and PNG figures."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from tqdm import tqdm
+
+from agents.transformer.checkpoint import write_json
+from agents.transformer.data import DataConfig
+from agents.transformer.interp import (
+    attention,
+    bottlenecks,
+    geometry,
+    lens,
+    patching,
+    probes,
+    retarget,
+)
+from agents.transformer.interp.plots import figure, save
+from agents.transformer.interp.prompts import held_out
+from agents.transformer.model import GPT
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _heatmap(values: np.ndarray, title: str, xlabel: str, ylabel: str, xticks=None, yticks=None):
+    fig, (ax,) = figure(width=5.5, height=4)
+    im = ax.imshow(values, cmap="viridis", aspect="auto")
+    fig.colorbar(im, ax=ax)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xticks is not None:
+        ax.set_xticks(range(len(xticks)), xticks, rotation=30, ha="right", fontsize=7)
+    if yticks is not None:
+        ax.set_yticks(range(len(yticks)), yticks, fontsize=7)
+    return fig
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    fmt = [" | ".join(f"{x:.3f}" if isinstance(x, float) else str(x) for x in row) for row in rows]
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [f"| {r} |" for r in fmt]
+    )
+
+
+def _points(n_layers: int) -> list[str]:
+    return ["embed"] + [f"after L{i}" for i in range(n_layers)]
+
+
+class Report:
+    """Collects Markdown sections, figures and numbers under ``out``."""
+
+    def __init__(self, out: Path):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.lines: list[str] = []
+        self.numbers: dict = {}
+
+    def figure(self, fig, name: str, caption: str) -> None:
+        save(fig, self.out / name)
+        self.lines.append(f"![{caption}]({name})\n")
+
+    def add(self, text: str) -> None:
+        self.lines.append(text + "\n")
+
+
+def run_all(
+    model: GPT,
+    data: DataConfig,
+    out: Path,
+    n_mazes: int = 200,
+    seed: int = 0,
+    quick: bool = False,
+    progress: bool = True,
+    title: str = "model",
+) -> dict:
+    """Every experiment on ``n_mazes`` held-out mazes; returns the numbers written to JSON."""
+    rep = Report(out)
+    examples = held_out(data, n_mazes, seed)
+    shape = examples[0].maze.shape
+    coord_ids = data.vocab.coord_ids[: shape[0], : shape[1]]
+    n = model.cfg.n_layers
+    small = examples[: max(4, n_mazes // (4 if quick else 2))]
+    rep.add(
+        f"# Interpretability report: {title}\n\n{n_mazes} held-out {data.generator} "
+        f"{shape[0]}x{shape[1]} mazes (eval seed {seed}); {n} layers x "
+        f"{model.cfg.n_heads} heads.\n"
+    )
+    stages = [
+        ("attention", _attention),
+        ("probes", _probes),
+        ("lens", _lens),
+        ("patching", _patching),
+        ("retarget", _retarget),
+        ("geometry", _geometry),
+        ("bottlenecks", _bottlenecks),
+        ("target shift", _shift),
+    ]
+    ctx = dict(
+        model=model,
+        data=data,
+        examples=examples,
+        small=small,
+        shape=shape,
+        coord_ids=coord_ids,
+        seed=seed,
+        quick=quick,
+    )
+    for name, stage in tqdm(stages, desc="interp", disable=not progress):
+        stage(rep, **ctx)
+        rep.numbers.setdefault("stages", []).append(name)
+    _write_text(rep.out / "report.md", "\n".join(rep.lines))
+    write_json(rep.out / "results.json", rep.numbers)
+    return rep.numbers
+
+
+def _attention(rep: Report, model, examples, small, **_):
+    s = attention.head_scores(model, small)
+    rep.add(
+        "## 1. Adjacency heads\n\nLift = attention on neighbour-cell tokens / what uniform "
+        "attention would give (1 = chance), over every coordinate-token query.\n"
+    )
+    top_l, top_g = attention.rank_heads(s.lattice), attention.rank_heads(s.graph)
+    rep.add(
+        _table(
+            ["rank", "lattice head", "lift", "graph head", "lift"],
+            [
+                [k + 1, f"L{a[0]}H{a[1]}", a[2], f"L{b[0]}H{b[1]}", b[2]]
+                for k, (a, b) in enumerate(zip(top_l, top_g))
+            ],
+        )
+    )
+    rep.add(f"\nChance mass per query: lattice {s.lattice_chance:.3f}, graph {s.graph_chance:.3f}.")
+    fig, axes = figure(2, width=4.5)
+    for ax, vals, name in ((axes[0], s.lattice, "lattice"), (axes[1], s.graph, "graph")):
+        im = ax.imshow(vals, cmap="viridis", aspect="auto")
+        fig.colorbar(im, ax=ax)
+        ax.set_title(f"{name}-adjacency lift", fontsize=9)
+        ax.set_xlabel("head")
+        ax.set_ylabel("layer")
+    rep.figure(fig, "attention_scores.png", "adjacency lift per head")
+    layer, head, _ = top_g[0]
+    rep.figure(
+        attention.plot_head(model, examples[0], layer, head),
+        "attention_top_head.png",
+        f"L{layer}H{head} attention over the maze",
+    )
+    rep.numbers["attention"] = {
+        "lattice_lift": s.lattice.tolist(),
+        "graph_lift": s.graph.tolist(),
+        "top_lattice": top_l,
+        "top_graph": top_g,
+        "lattice_chance": s.lattice_chance,
+        "graph_chance": s.graph_chance,
+    }
+
+
+def _probes(rep: Report, model, examples, seed, **_):
+    walls = probes.wall_probes(model, examples, seed)
+    future = probes.future_path_probes(model, examples, seed)
+    points = _points(model.cfg.n_layers)
+    rep.add(
+        "## 2. Linear probes\n\nHeld-out mazes (25%); logistic regression per label. "
+        "Walls: each lattice edge open? at `<PATH_START>`. Future path: cell on the "
+        "remaining path? at each path token.\n"
+    )
+    rep.add(
+        _table(
+            [
+                "residual",
+                "walls acc",
+                "walls majority",
+                "walls balanced",
+                "future acc",
+                "future majority",
+                "future balanced",
+            ],
+            [
+                [p, w.accuracy, w.baseline, w.balanced, f.accuracy, f.baseline, f.balanced]
+                for p, w, f in zip(points, walls, future)
+            ],
+        )
+    )
+    fig, (ax,) = figure(width=6)
+    for res, name in ((walls, "walls"), (future, "future path")):
+        ax.plot([r.accuracy for r in res], marker="o", label=f"{name} accuracy")
+        ax.plot([r.baseline for r in res], ls="--", label=f"{name} majority")
+    ax.set_xticks(range(len(points)), points, rotation=30, fontsize=7)
+    ax.set_ylabel("held-out accuracy")
+    ax.legend(fontsize=7)
+    rep.figure(fig, "probes.png", "probe accuracy per layer")
+    rep.numbers["probes"] = {
+        "walls": [asdict(r) for r in walls],
+        "future": [asdict(r) for r in future],
+    }
+
+
+def _lens(rep: Report, model, small, coord_ids, **_):
+    res = lens.logit_lens(model, small)
+    dla = lens.direct_logit_attribution(model, small, coord_ids)
+    points = _points(model.cfg.n_layers)
+    rep.add("## 3. Logit lens and direct logit attribution\n\nNext path token, teacher-forced.\n")
+    rep.add(
+        _table(
+            ["residual", "top-1 acc", "p(correct)"],
+            [[p, float(a), float(q)] for p, a, q in zip(points, res.accuracy, res.probability)],
+        )
+    )
+    rep.add(
+        f"\nDLA onto logit(correct) - mean coordinate logit (total {dla.total:.2f}): embed "
+        f"{dla.embed:.2f}, biases {dla.biases:.2f}, MLPs {np.round(dla.mlps, 2).tolist()}."
+    )
+    top = attention.rank_heads(dla.heads, 5)
+    rep.add("Top heads: " + ", ".join(f"L{a}H{b} {v:.2f}" for a, b, v in top) + ".\n")
+    heads = np.column_stack([dla.heads, dla.mlps])
+    labels = [f"H{h}" for h in range(model.cfg.n_heads)] + ["MLP"]
+    rep.figure(
+        _heatmap(heads, "direct logit attribution", "component", "layer", labels),
+        "dla.png",
+        "direct logit attribution per head and MLP",
+    )
+    fig, (ax,) = figure(width=6)
+    ax.plot(res.accuracy, marker="o", label="top-1 accuracy")
+    ax.plot(res.probability, marker="s", label="p(correct)")
+    ax.set_xticks(range(len(points)), points, rotation=30, fontsize=7)
+    ax.legend(fontsize=7)
+    rep.figure(fig, "logit_lens.png", "logit lens per layer")
+    rep.numbers["lens"] = {
+        "accuracy": res.accuracy.tolist(),
+        "probability": res.probability.tolist(),
+        "dla_heads": dla.heads.tolist(),
+        "dla_mlps": dla.mlps.tolist(),
+        "dla_embed": dla.embed,
+        "dla_biases": dla.biases,
+        "dla_total": dla.total,
+    }
+
+
+def _patching(rep: Report, model, data, small, seed, quick, **_):
+    res, used, built = patching.group_patching(model, small, data.vocab, seed)
+    names = ["embed" if i == 0 else f"before L{i}" for i in range(model.cfg.n_layers)] + ["final"]
+    rep.add(
+        f"## 4. Activation patching\n\nOne moved wall changes the solution; {used} of "
+        f"{built} pairs where the model prefers the right cell in both runs. Mean "
+        "restoration of the clean logit difference (1 = clean) when the clean residual is "
+        "patched into the corrupted run at a group of positions:\n"
+    )
+    rep.add(
+        _table(
+            ["residual", *patching.GROUPS], [[p, *map(float, row)] for p, row in zip(names, res)]
+        )
+    )
+    rep.figure(
+        _heatmap(
+            res, "restoration by position group", "positions", "residual", patching.GROUPS, names
+        ),
+        "patching_groups.png",
+        "patching by group",
+    )
+    pair = patching.first_pair(small, data.vocab, seed)
+    if pair is not None and not quick:
+        per_pos = patching.restoration(model, pair, np.eye(len(pair.clean), dtype=bool))
+        rep.figure(
+            _heatmap(
+                per_pos, "restoration per position (one pair)", "position", "residual", None, names
+            ),
+            "patching_positions.png",
+            "patching per position",
+        )
+    rep.numbers["patching"] = {
+        "groups": list(patching.GROUPS),
+        "restoration": res.tolist(),
+        "pairs_used": used,
+        "pairs_built": built,
+    }
+
+
+def _retarget(rep: Report, model, data, small, seed, **_):
+    res = retarget.retarget(model, small, data.vocab, seed)
+    rep.add(
+        f"## 5. Goal retargeting\n\nPatch the target token's residual from a prompt with "
+        f"another target (off the original solution). Unpatched prompts reach their own "
+        f"target {res.baseline_old:.2f}; prompts that name the new target reach it "
+        f"{res.control_new:.2f}.\n"
+    )
+    rep.add(
+        _table(
+            ["patched at", "reach new target", "reach old target"],
+            [[lab, float(a), float(b)] for lab, a, b in zip(res.layers, res.to_new, res.to_old)],
+        )
+    )
+    fig, (ax,) = figure(width=6)
+    x = np.arange(len(res.layers))
+    ax.bar(x - 0.2, res.to_new, 0.4, label="new target")
+    ax.bar(x + 0.2, res.to_old, 0.4, label="old target")
+    ax.set_xticks(x, res.layers)
+    ax.legend(fontsize=7)
+    rep.figure(fig, "retarget.png", "retargeting rate per patched layer")
+    rep.numbers["retarget"] = {
+        "layers": res.layers,
+        "to_new": res.to_new.tolist(),
+        "to_old": res.to_old.tolist(),
+        "baseline_old": res.baseline_old,
+        "control_new": res.control_new,
+    }
+
+
+def _geometry(rep: Report, model, shape, coord_ids, **_):
+    emb = geometry.coordinate_embeddings(model, coord_ids)
+    rho = geometry.distance_correlation(emb, shape)
+    proj, var = geometry.pca(emb)
+    r2 = geometry.pca_r2(proj, shape)
+    heads = geometry.head_geometry(model, coord_ids, shape)
+    rep.add(
+        f"## 6. Embedding geometry\n\nSpearman rho(cosine distance, lattice distance) = "
+        f"{rho:.3f}; top-2 PCs explain {var.sum():.2f} of the variance and predict "
+        f"(row, col) with R^2 {r2:.2f}.\n"
+    )
+    top = attention.rank_heads(heads.qk_neighbour_z, 5)
+    rep.add(
+        "QK neighbour z-score (lattice neighbours vs other pairs), best heads: "
+        + ", ".join(f"L{a}H{b} {v:.2f}" for a, b, v in top)
+        + f". OV copying share (max over heads) {heads.ov_copy.max():.2f}, OV-to-neighbour "
+        f"share (max) {heads.ov_neighbour.max():.2f}.\n"
+    )
+    rep.figure(
+        geometry.plot_pca(proj, shape, f"coordinate embeddings, rho={rho:.2f}"),
+        "embedding_pca.png",
+        "PCA of coordinate embeddings",
+    )
+    rep.figure(
+        _heatmap(heads.qk_neighbour_z, "QK neighbour z-score", "head", "layer"),
+        "qk_neighbour.png",
+        "QK neighbour z-score",
+    )
+    rep.numbers["geometry"] = {
+        "spearman": rho,
+        "pca_variance": var.tolist(),
+        "pca_r2": r2,
+        "qk_neighbour_z": heads.qk_neighbour_z.tolist(),
+        "ov_copy": heads.ov_copy.tolist(),
+        "ov_neighbour": heads.ov_neighbour.tolist(),
+        "ov_top_cells": heads.ov_top_tokens,
+    }
+
+
+def _bottlenecks(rep: Report, model, small, coord_ids, **_):
+    ratio = bottlenecks.bottleneck_attention(model, small)
+    dead = bottlenecks.dead_end_lens(model, small, coord_ids)
+    top = attention.rank_heads(ratio, 5)
+    rep.add(
+        "## 7. Bottlenecks and dead ends\n\nPer-token attention from path positions on "
+        "bottleneck cells (articulation points on the solution) / on off-solution cells, "
+        f"best heads: {', '.join(f'L{a}H{b} {v:.2f}' for a, b, v in top)}; median over heads "
+        f"{np.median(ratio):.2f}.\n\nLogit lens, mean centred logit per cell group:\n"
+    )
+    rep.add(
+        _table(
+            ["residual", *bottlenecks.LENS_GROUPS],
+            [[p, *map(float, row)] for p, row in zip(_points(model.cfg.n_layers), dead)],
+        )
+    )
+    rep.figure(
+        _heatmap(ratio, "bottleneck / off-path attention ratio", "head", "layer"),
+        "bottleneck_attention.png",
+        "bottleneck attention ratio",
+    )
+    fig, (ax,) = figure(width=6)
+    for g, name in enumerate(bottlenecks.LENS_GROUPS):
+        ax.plot(dead[:, g], marker="o", label=name)
+    ax.set_xticks(range(len(dead)), _points(model.cfg.n_layers), rotation=30, fontsize=7)
+    ax.legend(fontsize=7)
+    rep.figure(fig, "dead_end_lens.png", "dead-end logit lens")
+    rep.numbers["bottlenecks"] = {
+        "attention_ratio": ratio.tolist(),
+        "lens_groups": list(bottlenecks.LENS_GROUPS),
+        "lens": dead.tolist(),
+    }
+
+
+def _shift(rep: Report, model, data, small, seed, **_):
+    res = retarget.target_shift(model, "quadrant:NE", len(small), seed, data=data)
+    rep.add(
+        f"## 8. Target shift\n\nTargets only in the NE quadrant: reached {res.reached:.2f}, "
+        f"exact {res.exact:.2f} (n={res.n}). Goal-misgeneralization training (a model never "
+        "trained on NE targets) is not run here: pass its checkpoint to "
+        "`agents.transformer.interp.retarget.target_shift`.\n"
+    )
+    fig, (ax,) = figure()
+    im = ax.imshow(res.ends, cmap="magma")
+    fig.colorbar(im, ax=ax)
+    ax.set_title("where missed rollouts end (last valid cell)", fontsize=9)
+    rep.figure(fig, "target_shift_ends.png", "target-shift misses")
+    plt.close("all")
+    rep.numbers["target_shift"] = {
+        "region": "quadrant:NE",
+        "reached": res.reached,
+        "exact": res.exact,
+        "n": res.n,
+        "ends": res.ends.tolist(),
+    }
