@@ -49,7 +49,9 @@ def bfs_distances(conn: np.ndarray, src: int, dist: np.ndarray, queue: np.ndarra
 
 
 @nb.njit(cache=True)
-def path_from_distances(conn: np.ndarray, dist_to_dst: np.ndarray, src: int, out: np.ndarray) -> int:
+def path_from_distances(
+    conn: np.ndarray, dist_to_dst: np.ndarray, src: int, out: np.ndarray
+) -> int:
     """Walk downhill in ``dist_to_dst`` from ``src``; write cells to ``out``; return length.
 
     Ties are broken by neighbour order (N, S, W, E), so the result is deterministic.

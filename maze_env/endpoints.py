@@ -36,7 +36,10 @@ def region_mask(spec, shape: Shape) -> np.ndarray:
         return np.ones(shape, np.bool_)
     if isinstance(spec, np.ndarray):
         if spec.shape != tuple(shape) or spec.dtype != np.bool_:
-            raise ValueError(f"region mask must be a bool array of shape {tuple(shape)}, got {spec.dtype} {spec.shape}")
+            raise ValueError(
+                f"region mask must be a bool array of shape {tuple(shape)}, "
+                f"got {spec.dtype} {spec.shape}"
+            )
         return spec
     if not isinstance(spec, str):
         raise ValueError(f"region must be None, a bool mask or a string, got {spec!r}")
@@ -94,7 +97,9 @@ class EndpointSpec:
             raise ValueError(f"min_distance must be an int >= 0, got {self.min_distance!r}")
 
     def describe(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in asdict(self).items() if not isinstance(v, np.ndarray))
+        return ", ".join(
+            f"{k}={v!r}" for k, v in asdict(self).items() if not isinstance(v, np.ndarray)
+        )
 
     def masks(self, conns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Allowed origin and target cells, flat bool: (cells,) each for one connections array
@@ -154,7 +159,7 @@ def _sample_pairs(conns, keys, origin_ok, target_ok, min_distance, out) -> int:
 def sample_endpoints_batch(
     conns: np.ndarray, seed: int | np.random.Generator | None = 0, spec: EndpointSpec | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Origins and targets for a batch of connections (n, 2, R, C) as (n, 2) int arrays of (row, col)."""
+    """Origins and targets for connections (n, 2, R, C), as (n, 2) int arrays of (row, col)."""
     spec = spec or EndpointSpec()
     rng = as_generator(seed)
     n, _, _, cols = conns.shape
@@ -172,7 +177,10 @@ def sample_endpoints_batch(
 
 
 def sample_endpoints(
-    maze: Maze, seed: int | np.random.Generator | None = 0, spec: EndpointSpec | None = None, **constraints
+    maze: Maze,
+    seed: int | np.random.Generator | None = 0,
+    spec: EndpointSpec | None = None,
+    **constraints,
 ) -> tuple[Coord, Coord]:
     """One (origin, target) pair; constraints as an ``EndpointSpec`` or its fields as kwargs."""
     if constraints:

@@ -365,7 +365,9 @@ def _check_rdfs(kw: dict) -> None:
     if kw["max_depth"] is not None and (
         not isinstance(kw["max_depth"], (int, np.integer)) or kw["max_depth"] < 0
     ):
-        raise ValueError(f"generator kwarg max_depth={kw['max_depth']!r} must be None or an int >= 0")
+        raise ValueError(
+            f"generator kwarg max_depth={kw['max_depth']!r} must be None or an int >= 0"
+        )
 
 
 def _register_builtin(name, kernel, defaults, to_params, description, validate=None, acyclic=False):
@@ -386,14 +388,18 @@ _register_builtin(
     "rdfs",
     _rdfs,
     {"forks": True, "max_depth": None},
-    lambda kw: np.array([1.0 if kw["forks"] else 0.0, -1.0 if kw["max_depth"] is None else kw["max_depth"]]),
-    "randomized depth-first search; forks=False gives a forkless hallway, max_depth limits the stack",
+    lambda kw: np.array(
+        [1.0 if kw["forks"] else 0.0, -1.0 if kw["max_depth"] is None else kw["max_depth"]]
+    ),
+    "randomized depth-first search; forks=False: a forkless hallway; max_depth limits the stack",
     _check_rdfs,
     acyclic=True,
 )
 _register_builtin("wilson", _wilson, {}, _NO_PARAMS, "uniform spanning tree (Wilson)", acyclic=True)
 _register_builtin("kruskal", _kruskal, {}, _NO_PARAMS, "randomized Kruskal", acyclic=True)
-_register_builtin("prim", _prim, {}, _NO_PARAMS, "randomized Prim (uniform frontier edge)", acyclic=True)
+_register_builtin(
+    "prim", _prim, {}, _NO_PARAMS, "randomized Prim (uniform frontier edge)", acyclic=True
+)
 _register_builtin(
     "recursive_division", _recursive_division, {}, _NO_PARAMS, "recursive division", acyclic=True
 )
@@ -440,7 +446,8 @@ def _resolve(name: str, kwargs: dict) -> tuple[GeneratorSpec, dict]:
     if unknown:
         accepted = ", ".join(sorted(spec.defaults)) or "none"
         raise TypeError(
-            f"generator {name!r} got unknown kwarg(s) {', '.join(sorted(unknown))}; accepted: {accepted}"
+            f"generator {name!r} got unknown kwarg(s) {', '.join(sorted(unknown))}; "
+            f"accepted: {accepted}"
         )
     merged = {**spec.defaults, **kwargs}
     spec.validate(merged)
@@ -470,7 +477,9 @@ def _offsets(shape: Shape, canvas: Shape | None, offset, keys: np.ndarray) -> np
         if offset != "random":
             raise ValueError(f"offset must be (row, col), None or 'random', got {offset!r}")
         k = keys.astype(np.uint64)
-        return np.stack([(k % span_r).astype(np.int64), ((k // span_r) % span_c).astype(np.int64)], 1)
+        return np.stack(
+            [(k % span_r).astype(np.int64), ((k // span_r) % span_c).astype(np.int64)], 1
+        )
     r, c = offset
     if not (0 <= r < span_r and 0 <= c < span_c):
         raise ValueError(f"offset {offset} puts a {shape} maze outside the canvas {canvas}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -27,7 +28,7 @@ def normalize_shape(shape, what: str = "shape") -> Shape:
 
 
 class Maze:
-    """A rows × cols lattice; ``connections[0, i, j]`` opens (i,j)–(i+1,j), ``[1, i, j]`` (i,j)–(i,j+1).
+    """A lattice maze: ``connections[0, i, j]`` opens (i,j)–(i+1,j), ``[1, i, j]`` (i,j)–(i,j+1).
 
     Immutable, hashable, comparable and picklable.  Build it with ``Maze.from_connections``
     or a generator (``maze_env.generate``).
@@ -118,8 +119,12 @@ class Maze:
     @property
     def edges(self) -> list[tuple[Coord, Coord]]:
         """Open connections as ``((r, c), (r2, c2))`` with the first cell lower, row-major."""
-        down = [((int(r), int(c)), (int(r) + 1, int(c))) for r, c in zip(*np.nonzero(self._conn[0]))]
-        right = [((int(r), int(c)), (int(r), int(c) + 1)) for r, c in zip(*np.nonzero(self._conn[1]))]
+        down = [
+            ((int(r), int(c)), (int(r) + 1, int(c))) for r, c in zip(*np.nonzero(self._conn[0]))
+        ]
+        right = [
+            ((int(r), int(c)), (int(r), int(c) + 1)) for r, c in zip(*np.nonzero(self._conn[1]))
+        ]
         return sorted(down + right)
 
     @property
@@ -185,7 +190,9 @@ class Maze:
             key=lambda x: dist[x],
         )
         for cell in order[1:]:
-            counts[cell] = sum(counts.get(n, 0) for n in self.neighbors(cell) if dist[n] == dist[cell] - 1)
+            counts[cell] = sum(
+                counts.get(n, 0) for n in self.neighbors(cell) if dist[n] == dist[cell] - 1
+            )
         return counts[t]
 
     def forks(self, path: Sequence[Coord]) -> list[int]:
@@ -209,7 +216,7 @@ class Maze:
             return False
         if len(set(cells)) != len(cells):
             return False
-        return all(self.connected(a, b) for a, b in zip(cells, cells[1:]))
+        return all(self.connected(a, b) for a, b in itertools.pairwise(cells))
 
     # ------------------------------------------------------------------ identity
     def canonical_hash(self) -> str:
@@ -220,7 +227,11 @@ class Maze:
         return h.hexdigest()
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Maze) and other.shape == self.shape and np.array_equal(other._conn, self._conn)
+        return (
+            isinstance(other, Maze)
+            and other.shape == self.shape
+            and np.array_equal(other._conn, self._conn)
+        )
 
     def __hash__(self) -> int:
         if self._hash is None:

@@ -141,7 +141,7 @@ class Vocabulary:
         return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
     def cell_tokens(self, scheme: str, shape: Shape) -> np.ndarray:
-        """Per flat cell, the ids that spell it: (cells, 1) for aotp/walls, (cells, 2) for coords."""
+        """Per flat cell, the ids that spell it: (cells, 1) (aotp, walls) or (cells, 2) (coords)."""
         rows, cols = shape
         if rows > self.max_grid or cols > self.max_grid:
             raise ValueError(f"a {rows}x{cols} grid does not fit {self!r}")
@@ -171,7 +171,9 @@ def list_edges(conns: np.ndarray, scheme: str) -> np.ndarray:
 
 
 @nb.njit(cache=True)
-def _encode(edge_lists, keys, cell_ids, special, origins, targets, paths, path_lens, with_path, out):
+def _encode(
+    edge_lists, keys, cell_ids, special, origins, targets, paths, path_lens, with_path, out
+):
     """Write token ids per maze into ``out`` (pad-filled); return lengths.
 
     special: [ADJ_START, ADJ_END, ORIGIN_START, ORIGIN_END, TARGET_START, TARGET_END,
@@ -285,7 +287,9 @@ def encode_batch(
     need += int(path_lengths.max(initial=0)) * k + 1 if with_path else 0
     width = need if max_len is None else max_len
     if need > width:
-        raise ValueError(f"max_len={max_len} is too short: these sequences need up to {need} tokens")
+        raise ValueError(
+            f"max_len={max_len} is too short: these sequences need up to {need} tokens"
+        )
     out = np.full((n, width), vocab.pad_id, np.int32)
     lengths = _encode(
         edges, keys, cell_ids, _special_ids(vocab, scheme),
@@ -412,7 +416,9 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
         rd.expect(connector)
         b = rd.coord()
         if abs(a[0] - b[0]) + abs(a[1] - b[1]) != 1:
-            raise TokenError(f"edge {a}–{b} joins cells that are not lattice-adjacent", start, tokens[start])
+            raise TokenError(
+                f"edge {a}–{b} joins cells that are not lattice-adjacent", start, tokens[start]
+            )
         rd.expect(SEP)
         edges.append((a, b))
     rd.expect(ADJ_END)
