@@ -31,6 +31,15 @@ def tiny(seed: int = 0) -> GPT:
     return GPT(GPTConfig(vocab_size=len(DATA.vocab), **TINY), seed=seed)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Many tiny forwards: one torch thread is far faster on a busy machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def examples():
     return held_out(DATA, 12, seed=0)

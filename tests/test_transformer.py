@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from agents.transformer.checkpoint import CheckpointError, load_model, save_model
-from agents.transformer.data import DataConfig, eval_set, training_batch
+from agents.transformer.data import (
+    DataConfig,
+    eval_set,
+    sample_problems,
+    training_batch,
+    training_maze_hashes,
+)
 from agents.transformer.decode import generate
 from agents.transformer.model import GPT, GPTConfig
 from agents.transformer.train import TrainConfig, Trainer, loss_on, query_logits
@@ -177,3 +183,12 @@ def test_held_out_mazes_never_appear_in_training():
     )
     assert replaced > 0
     assert len(held.hashes) <= 4
+
+
+def test_training_maze_hashes_replay_the_training_stream():
+    data = DataConfig(size=3, max_grid=3, queries_per_maze=2)
+    expected = set()
+    for step in range(4):
+        probs = sample_problems(data, 2, np.random.default_rng([7, step]), 2)
+        expected |= {m.canonical_hash() for m in probs.mazes()}
+    assert training_maze_hashes(data, 7, 4, 2) == expected

@@ -216,3 +216,19 @@ def eval_set(cfg: DataConfig, n: int, seed: int = 0) -> EvalSet:
     assert all(p[-1 - cfg.cell_width()] == cfg.vocab.special[PATH_START] for p in prompts)
     hashes = {m.canonical_hash() for m in probs.mazes()}
     return EvalSet(probs, prompts, hashes)
+
+
+def training_maze_hashes(data: DataConfig, seed: int, steps: int, batch_mazes: int) -> set[str]:
+    """Canonical hashes of the mazes a training run's stream drew in ``steps`` steps.
+
+    Replays only the first draw of every batch (``generate_batch`` with
+    ``default_rng([seed, step])``), which is where each batch's mazes come from.
+    """
+    hashes: set[str] = set()
+    for step in range(steps):
+        conns = maze_env.generate_batch(
+            data.generator, data.size, batch_mazes, np.random.default_rng([seed, step]),
+            canvas=data.canvas, offset=data.offset, **data.generator_kwargs,
+        )  # fmt: skip
+        hashes.update(maze_env.Maze(c).canonical_hash() for c in conns)
+    return hashes

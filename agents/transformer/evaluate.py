@@ -86,3 +86,47 @@ def evaluate(model: GPT, data: DataConfig, held_out: EvalSet, batch_size: int = 
         "fork_accuracy": sum(s["fork_correct"] for s in scores) / forks if forks else float("nan"),
         "n": len(scores),
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m agents.transformer evaluate``: held-out scores of a checkpoint."""
+    import argparse
+    import dataclasses
+    import json
+
+    from agents.transformer.checkpoint import load_model
+    from agents.transformer.data import eval_set, training_maze_hashes
+
+    parser = argparse.ArgumentParser(
+        prog="python -m agents.transformer evaluate",
+        description="Greedy-decode held-out mazes (evaluation seed namespace, never trained on) "
+        "and print exact-path, target-reached and fork-accuracy rates as JSON.",
+    )
+    parser.add_argument("--checkpoint", default=None, help="model directory (default: shipped)")
+    parser.add_argument("--n", type=int, default=1000, help="held-out mazes (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="held-out set seed (default 0)")
+    parser.add_argument("--generator", default=None, help="override the training generator")
+    parser.add_argument("--p", type=float, default=None, help="generator kwarg p (percolation)")
+    parser.add_argument(
+        "--check-overlap",
+        action="store_true",
+        help="replay the checkpoint's training stream and count held-out mazes it contains",
+    )
+    args = parser.parse_args(argv)
+    from agents.transformer.policy import SHIPPED
+
+    model, config = load_model(args.checkpoint or SHIPPED)
+    data = DataConfig(**config["data"])
+    if args.generator is not None:
+        kwargs = {} if args.p is None else {"p": args.p}
+        data = dataclasses.replace(data, generator=args.generator, generator_kwargs=kwargs)
+    held_out = eval_set(data, args.n, seed=args.seed)
+    scores = evaluate(model, data, held_out)
+    if args.check_overlap:
+        run = config["training"]["config"]
+        seen = training_maze_hashes(
+            DataConfig(**run["data"]), run["seed"], config["training"]["summary"]["step"],
+            run["batch_mazes"],
+        )  # fmt: skip
+        scores["mazes_also_in_training"] = len(held_out.hashes & seen)
+    print(json.dumps({"generator": data.generator, **data.generator_kwargs, **scores}))

@@ -65,8 +65,8 @@ class TransformerAgent:
 
     def solve(self, prompts: list[np.ndarray]) -> list[np.ndarray]:
         """Continue token-id prompts until ``<PATH_END>`` (or the step limit), batched."""
-        cells = max(len(p) for p in prompts)  # generous bound: never more path tokens than prompt
-        limit = self.max_new or cells
+        width = 2 if self.scheme == "coords" else 1
+        limit = self.max_new or 2 * self.vocab.max_grid**2 * width  # the env's default max_steps
         return generate(self.model, prompts, self.vocab.special[PATH_END], limit, self.vocab.pad_id,
                         self.temperature, self.generator)  # fmt: skip
 

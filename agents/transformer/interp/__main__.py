@@ -22,14 +22,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="fewer mazes, no per-position patching"
     )
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave default)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: many small forwards)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     mazes = min(args.mazes, 24) if args.quick else args.mazes
     if mazes < 4:
         parser.error(f"--mazes must be >= 4, got {args.mazes}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads < 1:
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    torch.set_num_threads(args.threads)
     from agents.transformer.interp.report import run_all
 
     model, config = load_model(args.checkpoint)
