@@ -10,7 +10,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -71,9 +70,7 @@ class ProcessExecutor:
 class RayExecutor:
     """Cells as Ray tasks: a local instance (``num_cpus``) or a cluster (``address``)."""
 
-    def __init__(
-        self, address: str | None = None, num_cpus: int | None = None, start_timeout: float = 60.0
-    ):
+    def __init__(self, address: str | None = None, num_cpus: int | None = None):
         try:
             import ray
         except ImportError:
@@ -83,29 +80,20 @@ class RayExecutor:
         self._ray = ray
         self._owns = not ray.is_initialized()
         if self._owns:
-            self._start(address, num_cpus, start_timeout)
+            self._start(address, num_cpus)
 
-    def _start(self, address, num_cpus, timeout) -> None:
-        errors: list[BaseException] = []
-
-        def init():
-            try:
-                kwargs = {"address": address} if address else {"num_cpus": num_cpus}
-                self._ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-            except BaseException as err:  # reported in the caller's thread
-                errors.append(err)
-
-        thread = threading.Thread(target=init, daemon=True)
-        thread.start()
-        thread.join(timeout)
+    def _start(self, address, num_cpus) -> None:
+        # ray.init must run in the main thread: started from another thread, Ray's driver
+        # later loses its GCS connection and terminates the whole process.
         where = f"the cluster at {address!r}" if address else "a local Ray instance"
-        if thread.is_alive():
+        kwargs = {"address": address} if address else {"num_cpus": num_cpus}
+        try:
+            self._ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        except Exception as err:
             raise RuntimeError(
-                f"Ray did not start {where} within {timeout:.0f} s (a machine with every core busy "
-                "can stall Ray's start); retry on an idle machine or use --executor process"
-            )
-        if errors:
-            raise RuntimeError(f"Ray could not start {where}: {errors[0]}") from errors[0]
+                f"Ray could not start {where}: {err} (a machine with every core busy can stall "
+                "Ray's start; retry on an idle machine or use --executor process)"
+            ) from err
 
     def map_unordered(self, fn, items):
         remote = self._ray.remote(fn)

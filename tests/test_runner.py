@@ -117,7 +117,7 @@ def test_ray_backend_matches_process_backend(tiny, tmp_path, monkeypatch):
         "PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
     )
     local, _ = run(tiny, tmp_path / "local")
-    ex = RayExecutor(num_cpus=2, start_timeout=120)
+    ex = RayExecutor(num_cpus=2)
     try:
         remote, _ = run(tiny, tmp_path / "ray", ex)
     finally:

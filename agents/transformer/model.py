@@ -101,7 +101,7 @@ class Attention(nn.Module):
         self.hook_z = HookPoint()  # [b, p, h, d_head]
 
     def forward(self, x, mask, rotary, past=None):
-        """x [b, p, d]; mask bool [b, 1, q, k] (True = may attend); past: (k, v) [b, h, k, dh]."""
+        """x [b, p, d]; mask bool [b, 1, q, k] (True = may attend; None = causal); past (k, v)."""
         b, p, d = x.shape
         h, dh = self.cfg.n_heads, self.cfg.d_head
         w_qkv = torch.cat([self.W_Q, self.W_K, self.W_V], 0).permute(1, 0, 2).reshape(d, 3 * h * dh)
@@ -118,11 +118,13 @@ class Attention(nn.Module):
         present = (k, v)
         if self.hook_attn_scores.fwd_hooks or self.hook_pattern.fwd_hooks:
             scores = q @ k.transpose(-1, -2) / math.sqrt(self.cfg.d_head)
+            if mask is None:  # plain causal attention
+                mask = torch.ones(scores.shape[-2:], dtype=torch.bool, device=x.device).tril()
             scores = self.hook_attn_scores(scores.masked_fill(~mask, float("-inf")))
             pattern = self.hook_pattern(torch.nan_to_num(scores.softmax(-1)))
             z = pattern @ v
         else:
-            z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
         z = self.hook_z(z.transpose(1, 2))  # [b, p, h, dh]
         out = z.reshape(b, p, h * dh) @ self.W_O.reshape(h * dh, d) + self.b_O
         return out, present
@@ -210,12 +212,12 @@ class GPT(HookedRootModule):
             positions = torch.arange(offset, offset + p, device=tokens.device).expand(b, p)
         if int(positions.max()) >= self.cfg.n_ctx and self.cfg.positional == "learned":
             raise ValueError(f"position {int(positions.max())} exceeds n_ctx={self.cfg.n_ctx}")
-        if attn_mask is None:
+        if attn_mask is None and offset > 0:  # causal over the cache and the new tokens
             attn_mask = torch.ones(p, offset + p, dtype=torch.bool, device=tokens.device).tril(
                 offset
             )
             attn_mask = attn_mask.expand(b, 1, p, offset + p)
-        elif attn_mask.dim() == 3:
+        elif attn_mask is not None and attn_mask.dim() == 3:
             attn_mask = attn_mask[:, None]
         x = self.hook_embed(self.W_E[tokens])
         rotary = None
