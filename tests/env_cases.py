@@ -64,3 +64,14 @@ def oracle_actions(env) -> list[int]:
     tokens = maze_env.tokenize(u.maze, u.origin, u.target, path, scheme=u.config.scheme)
     start = tokens.index("<PATH_START>") + 1 + u.config.tokens_per_cell  # after the origin
     return [vocab.index[t] for t in tokens[start:]]
+
+
+def play_episode(agent, env, seed: int):
+    """Run ``agent`` for one episode of ``env``; return the last info and the unwrapped env."""
+    obs, info = env.reset(seed=seed)
+    agent.reset(obs, info)
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
+        done = terminated or truncated
+    return info, env.unwrapped

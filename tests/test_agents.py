@@ -9,6 +9,7 @@ import gymnasium as gym
 import networkx as nx
 import numpy as np
 import pytest
+from env_cases import play_episode
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 from mazegraph import to_graph
@@ -301,16 +302,6 @@ def test_heuristics_emit_valid_paths_on_cyclic_mazes(gen, size, seed):
 # --------------------------------------------------------------------------- in the envs
 
 
-def rollout(agent, env, seed):
-    obs, info = env.reset(seed=seed)
-    agent.reset(obs, info)
-    done = False
-    while not done:
-        obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
-        done = terminated or truncated
-    return info, env.unwrapped
-
-
 @pytest.mark.parametrize("env_id", ["TokenMaze-v0", "TokenMazeMoves-v0"])
 @pytest.mark.parametrize("scheme", maze_env.SCHEMES)
 def test_agents_play_the_envs_without_violations(env_id, scheme):
@@ -319,7 +310,7 @@ def test_agents_play_the_envs_without_violations(env_id, scheme):
     for name in PLANNED:
         agent = agents.make(name)
         for seed in range(4):
-            info, inner = rollout(agent, env, seed)
+            info, inner = play_episode(agent, env, seed)
             assert info["violations"] == dict.fromkeys(info["violations"], 0)
             assert info["success"] == (inner.path[-1] == inner.target)
             if name == "oracle":

@@ -8,6 +8,8 @@ import agents
 import maze_env  # noqa: F401  (registers the envs)
 
 pytest.importorskip("sb3_contrib")
+from env_cases import play_episode
+
 from agents import sb3
 
 
@@ -18,16 +20,7 @@ def model_path(tmp_path_factory):
 
 
 def run(agent, env, episodes):
-    results = []
-    for seed in range(episodes):
-        obs, info = env.reset(seed=seed)
-        agent.reset(obs, info)
-        done = False
-        while not done:
-            obs, _, terminated, truncated, info = env.step(agent.act(obs, info))
-            done = terminated or truncated
-        results.append(info)
-    return results
+    return [play_episode(agent, env, seed)[0] for seed in range(episodes)]
 
 
 def test_training_writes_a_zip_that_the_registry_loads(model_path):
