@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numba as nb
@@ -18,12 +19,13 @@ import numpy as np
 from gymnasium import spaces
 
 from maze_env._graph import is_open, solve_batch
-from maze_env._rng import PerItem
+from maze_env._rng import KeyBlock, PerItem, draw_keys
 from maze_env.endpoints import EndpointSpec, sample_endpoints_batch
 from maze_env.generators import generate_batch
 from maze_env.maze import Coord, Maze, Shape, normalize_shape
 from maze_env.tokens import PATH_END, SCHEMES, Vocabulary, encode_batch, vocabulary
 
+KEYS_PER_RESET = 4  # per episode: maze (2: shape, offset), endpoints (1), edge shuffle (1)
 VIOLATION_KINDS = ("non_adjacent_jump", "wall_crossing", "backtrack", "revisit", "invalid_token")
 ACTION_TYPES = ("token", "move")
 INVALID_ACTIONS = ("record", "terminate")
@@ -363,6 +365,11 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
 # --------------------------------------------------------------------------- state
 
 
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
 class Episodes:
     """``n`` episodes of one ``Config`` as flat arrays, reset and stepped in batches."""
 
@@ -402,7 +409,7 @@ class Episodes:
         """Start new episodes for ``idx``; episode ``idx[j]`` draws from ``generators[j]``."""
         cfg = self.config
         m = len(idx)
-        seeds = PerItem(generators)
+        seeds = KeyBlock(draw_keys(PerItem(generators), (m, KEYS_PER_RESET)))
         conns = generate_batch(
             cfg.generator, cfg.shape, m, seeds, canvas=cfg.canvas, offset=cfg.offset,
             **cfg.generator_kwargs,
@@ -416,6 +423,8 @@ class Episodes:
             conns, origins, targets, scheme=cfg.scheme, vocab=cfg.vocab, seed=seeds,
             max_len=cfg.max_len,
         )  # fmt: skip
+        if seeds.used != KEYS_PER_RESET:
+            raise RuntimeError(f"a reset drew {seeds.used} keys per episode, not {KEYS_PER_RESET}")
         _reset(
             np.asarray(idx, np.int64), conns, o, t, optimal, prompts, lengths, self.conns,
             self.ints, self.visited, self.path, self.bad, self.tokens, self.mask, self.cell_ids,
@@ -463,28 +472,39 @@ class Episodes:
 
     def infos(self, ended: np.ndarray | None) -> dict[str, Any]:
         """Every episode's info, laid out as Gymnasium's ``SyncVectorEnv`` merges single infos:
-        one array per key plus a ``_key`` bool mask of the episodes that have it."""
-        n, cols = self.n, self.config.grid[1]
-        everyone = np.ones(n, np.bool_)
-        viol = {}
+        one array per key plus a ``_key`` bool mask of the episodes that have it.  Fields that
+        never change (the config words, the all-true masks) are shared read-only arrays."""
+        cols = self.config.grid[1]
+        info = dict(self._constant_infos)
+        viol = dict(self._constant_violation_masks)
         for k, kind in enumerate(VIOLATION_KINDS):
-            viol[kind], viol[f"_{kind}"] = self.ints[:, VIOL + k].copy(), everyone.copy()
+            viol[kind] = self.ints[:, VIOL + k].copy()
         pos = self.ints[:, POS]
-        info = {
-            "action_type": np.full(n, self.config.action_type, object),
-            "scheme": np.full(n, self.config.scheme, object),
-            "max_grid": np.full(n, self.config.max_grid, np.int64),
-            "action_mask": self.mask.copy(),
-            "position": np.stack([pos // cols, pos % cols], 1),
-            "violations": viol,
-            "optimal_length": self.ints[:, OPTIMAL].copy(),
-        }
-        for key in list(info):
-            info[f"_{key}"] = everyone.copy()
+        info["action_mask"] = self.mask.copy()
+        info["position"] = np.stack([pos // cols, pos % cols], 1)
+        info["violations"] = viol
+        info["optimal_length"] = self.ints[:, OPTIMAL].copy()
         if ended is not None and ended.any():
             info["success"] = self.ints[:, SUCCESS].astype(np.bool_) & ended
             info["_success"] = ended.copy()
         return info
+
+    @cached_property
+    def _constant_infos(self) -> dict[str, np.ndarray]:
+        n, cfg = self.n, self.config
+        everyone = _read_only(np.ones(n, np.bool_))
+        info = {
+            "action_type": _read_only(np.full(n, cfg.action_type, object)),
+            "scheme": _read_only(np.full(n, cfg.scheme, object)),
+            "max_grid": _read_only(np.full(n, cfg.max_grid, np.int64)),
+        }
+        for key in (*info, "action_mask", "position", "violations", "optimal_length"):
+            info[f"_{key}"] = everyone
+        return info
+
+    @cached_property
+    def _constant_violation_masks(self) -> dict[str, np.ndarray]:
+        return {f"_{kind}": self._constant_infos["_violations"] for kind in VIOLATION_KINDS}
 
     # ------------------------------------------------------------------ views for users / renderers
     def maze(self, i: int) -> Maze:
