@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -22,6 +25,7 @@ from agents.transformer.interp import (
 from agents.transformer.interp.__main__ import main
 from agents.transformer.interp.prompts import held_out
 from agents.transformer.model import GPT, GPTConfig
+from maze_env.endpoints import QUADRANTS
 
 DATA = DataConfig(size=4, max_grid=4)
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "d_mlp": 64, "n_ctx": 128}
@@ -215,12 +219,27 @@ def test_target_shift_takes_a_checkpoint(tmp_path):
     assert res.ends.sum() == round(6 * (1 - res.reached))
 
 
+def test_excluded_region_reads_a_complement_target_region():
+    assert retarget.excluded_region(replace(DATA, endpoints={"target_region": "!quadrant:NE"})) == (
+        "quadrant:NE"
+    )
+    assert retarget.excluded_region(replace(DATA, endpoints={"target_region": "corners"})) is None
+    assert retarget.excluded_region(DATA) is None
+
+
 def test_cli_writes_a_report(tmp_path):
     config = {"model": tiny().cfg.to_dict(), "data": DATA.to_dict()}
     save_model(tmp_path / "ckpt", tiny(), config)
+    no_ne = replace(DATA, endpoints={"target_region": "!quadrant:NE"})
+    save_model(tmp_path / "no_ne", tiny(), {"model": tiny().cfg.to_dict(), "data": no_ne.to_dict()})
     main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "rep"), "--quick",
-          "--mazes", "8", "--no-progress"])  # fmt: skip
+          "--mazes", "8", "--no-progress",
+          "--shift-checkpoint", str(tmp_path / "no_ne")])  # fmt: skip
     text = (tmp_path / "rep" / "report.md").read_text()
+    assert "`no_ne` never saw training targets in `quadrant:NE`" in text
+    shift = json.loads((tmp_path / "rep" / "results.json").read_text())["target_shift"]
+    assert set(shift) == {"this model", "no_ne"} and set(shift["this model"]) == set(QUADRANTS)
+    assert shift["no_ne"]["held_back"]["region"] == "quadrant:NE"
     for n in range(1, 9):
         assert f"## {n}." in text
     pngs = sorted(p.name for p in (tmp_path / "rep").glob("*.png"))

@@ -192,3 +192,14 @@ def test_training_maze_hashes_replay_the_training_stream():
         probs = sample_problems(data, 2, np.random.default_rng([7, step]), 2)
         expected |= {m.canonical_hash() for m in probs.mazes()}
     assert training_maze_hashes(data, 7, 4, 2) == expected
+
+
+def test_checkpoint_names_resolve_to_shipped_models(tmp_path):
+    from agents.transformer.policy import SHIPPED, resolve_checkpoint, shipped_models
+
+    assert "shipped_6x6" in shipped_models()
+    assert resolve_checkpoint(None) == SHIPPED
+    assert resolve_checkpoint("shipped_6x6") == SHIPPED
+    assert resolve_checkpoint(tmp_path) == tmp_path  # a directory is taken as given
+    with pytest.raises(FileNotFoundError, match="'no_such_model'.*shipped_6x6"):
+        resolve_checkpoint("no_such_model")

@@ -17,14 +17,36 @@ from agents.transformer.checkpoint import load_model
 from agents.transformer.decode import generate
 from maze_env.tokens import PATH_END, PATH_START, vocabulary
 
-SHIPPED = Path(__file__).parent / "models" / "shipped_6x6"
+MODELS = Path(__file__).parent / "models"
+SHIPPED = MODELS / "shipped_6x6"
+
+
+def shipped_models() -> list[str]:
+    """Names of the models that ship with the package (``checkpoint=`` accepts them)."""
+    return sorted(p.name for p in MODELS.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
+    """A model directory, or the name of a shipped model; None is the shipped 6x6 model."""
+    if checkpoint is None:
+        return SHIPPED
+    path = Path(checkpoint)
+    if path.exists() or path.is_absolute() or len(path.parts) > 1:
+        return path  # load_model names the file if the directory is incomplete
+    if (MODELS / path).is_dir():
+        return MODELS / path
+    raise FileNotFoundError(
+        f"checkpoint {str(checkpoint)!r} is neither a directory nor a shipped model "
+        f"({', '.join(shipped_models())})"
+    )
 
 
 class TransformerAgent:
     """``agents.make("transformer", checkpoint=None, temperature=0.0, seed=0, max_new=None)``.
 
-    checkpoint: a model directory (``model.safetensors`` + ``config.json``); None = the shipped
-    6x6 model.  temperature: 0 = greedy, else softmax sampling seeded by ``seed``.
+    checkpoint: a model directory (``model.safetensors`` + ``config.json``) or a shipped model's
+    name (``shipped_models()``); None = the shipped 6x6 model.  temperature: 0 = greedy, else
+    softmax sampling seeded by ``seed``.
     """
 
     def __init__(
@@ -36,7 +58,7 @@ class TransformerAgent:
     ):
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        self.checkpoint = Path(checkpoint) if checkpoint is not None else SHIPPED
+        self.checkpoint = resolve_checkpoint(checkpoint)
         self.model, self.config = load_model(self.checkpoint)
         self.scheme = self.config["data"]["scheme"]
         self.vocab = vocabulary(self.config["data"]["max_grid"])

@@ -9,6 +9,7 @@ import torch
 
 from agents.transformer.checkpoint import load_model
 from agents.transformer.data import DataConfig
+from agents.transformer.policy import resolve_checkpoint
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,6 +26,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (default 1: many small forwards)"
     )
+    parser.add_argument(
+        "--shift-checkpoint",
+        default="no_ne_targets_6x6",
+        help="a model trained without targets in one region, compared in the target-shift "
+        "section: a directory or a shipped model's name (default no_ne_targets_6x6; 'none' "
+        "skips it)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     mazes = min(args.mazes, 24) if args.quick else args.mazes
@@ -36,6 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     from agents.transformer.interp.report import run_all
 
     model, config = load_model(args.checkpoint)
+    shift_model = None
+    if args.shift_checkpoint.lower() != "none":
+        path = resolve_checkpoint(args.shift_checkpoint)
+        other, other_config = load_model(path)
+        shift_model = (other, DataConfig(**other_config["data"]), path.name)
     run_all(
         model,
         DataConfig(**config["data"]),
@@ -45,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         args.quick,
         not args.no_progress,
         title=str(args.checkpoint),
+        shift_model=shift_model,
     )
     print(f"wrote {args.out / 'report.md'}")
 

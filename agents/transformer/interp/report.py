@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
+import maze_env
 from agents.transformer.checkpoint import write_json
 from agents.transformer.data import DataConfig
 from agents.transformer.interp import (
@@ -85,8 +86,12 @@ def run_all(
     quick: bool = False,
     progress: bool = True,
     title: str = "model",
+    shift_model: tuple[GPT, DataConfig, str] | None = None,
 ) -> dict:
-    """Every experiment on ``n_mazes`` held-out mazes; returns the numbers written to JSON."""
+    """Every experiment on ``n_mazes`` held-out mazes; returns the numbers written to JSON.
+
+    ``shift_model``: (model, its data config, label) of a model trained without targets in one
+    region (``"!quadrant:NE"``), compared with this one in the target-shift section."""
     rep = Report(out)
     examples = held_out(data, n_mazes, seed)
     shape = examples[0].maze.shape
@@ -117,6 +122,7 @@ def run_all(
         coord_ids=coord_ids,
         seed=seed,
         quick=quick,
+        shift_model=shift_model,
     )
     for name, stage in tqdm(stages, desc="interp", disable=not progress):
         stage(rep, **ctx)
@@ -390,24 +396,57 @@ def _bottlenecks(rep: Report, model, small, coord_ids, **_):
     }
 
 
-def _shift(rep: Report, model, data, small, seed, **_):
-    res = retarget.target_shift(model, "quadrant:NE", len(small), seed, data=data)
+def _shift(rep: Report, model, data, small, seed, shape, shift_model=None, **_):
+    """Targets per quadrant for this model and, if given, a model trained without one region."""
+    n = len(small)
+    models = [("this model", model, data)]
+    if shift_model is not None:
+        other, other_data, name = shift_model
+        models.append((name, other, other_data))
+    held_back = [retarget.excluded_region(d) for _, _, d in models]
+    results = {label: retarget.quadrant_shift(m, d, n, seed) for label, m, d in models}
+    quadrants = list(results["this model"])
+    rows = [
+        [label, *(f"{r[q].reached:.2f} / {r[q].exact:.2f}" for q in quadrants)]
+        for label, r in results.items()
+    ]
     rep.add(
-        f"## 8. Target shift\n\nTargets only in the NE quadrant: reached {res.reached:.2f}, "
-        f"exact {res.exact:.2f} (n={res.n}). Goal-misgeneralization training (a model never "
-        "trained on NE targets) is not run here: pass its checkpoint to "
-        "`agents.transformer.interp.retarget.target_shift`.\n"
+        f"## 8. Target shift and goal misgeneralization\n\nGreedy rollouts on {n} held-out "
+        "mazes per column whose targets all lie in one quadrant (target reached / exact path)."
+        + "".join(
+            f" `{label}` never saw training targets in `{region}`."
+            for (label, _, _), region in zip(models, held_back)
+            if region
+        )
+        + "\n\n"
+        + _table(["model", *quadrants], rows)
+        + "\n"
     )
-    fig, (ax,) = figure()
-    im = ax.imshow(res.ends, cmap="magma")
-    fig.colorbar(im, ax=ax)
-    ax.set_title("where missed rollouts end (last valid cell)", fontsize=9)
-    rep.figure(fig, "target_shift_ends.png", "target-shift misses")
-    plt.close("all")
-    rep.numbers["target_shift"] = {
-        "region": "quadrant:NE",
-        "reached": res.reached,
-        "exact": res.exact,
-        "n": res.n,
-        "ends": res.ends.tolist(),
+    numbers = {
+        label: {q: {"reached": x.reached, "exact": x.exact, "n": x.n} for q, x in r.items()}
+        for label, r in results.items()
     }
+    for (label, _, _), region in zip(models, held_back):
+        if not region:
+            continue
+        res = results[label][region.split(":", 1)[1]]
+        misses = res.ends.sum()
+        inside = res.ends[maze_env.region_mask(region, shape)].sum()
+        rep.add(
+            f"Where `{label}`'s {misses} missed rollouts to `{region}` targets end (last cell of "
+            f"their valid prefix): {inside} inside `{region}`, {misses - inside} outside it "
+            "(figure).\n"
+        )
+        numbers[label]["held_back"] = {"region": region, "misses_end": res.ends.tolist()}
+        fig, (ax,) = figure()
+        im = ax.imshow(res.ends, cmap="magma")
+        fig.colorbar(im, ax=ax)
+        ax.set_title(f"{label}: where misses to {region} targets end", fontsize=9)
+        rep.figure(fig, "target_shift_ends.png", "goal-misgeneralization misses")
+        plt.close("all")
+    if shift_model is None:
+        rep.add(
+            "No model trained without a target region was given (`--shift-checkpoint`), so goal "
+            "misgeneralization is not measured here.\n"
+        )
+    rep.numbers["target_shift"] = numbers

@@ -25,6 +25,7 @@ from agents.transformer.decode import generate
 from agents.transformer.evaluate import judge, read_path
 from agents.transformer.interp.prompts import Solved, as_batch
 from agents.transformer.model import GPT
+from maze_env.endpoints import QUADRANTS
 from maze_env.tokens import PATH_END
 
 
@@ -189,3 +190,14 @@ def target_shift(
                 last = full[k - 1]
             ends[last] += 1
     return ShiftResult(reached / n, exact / n, ends, n)
+
+
+def excluded_region(data: DataConfig) -> str | None:
+    """The target region a model never trained on: ``X`` for a ``"!X"`` target_region."""
+    region = data.endpoints.get("target_region")
+    return region[1:] if isinstance(region, str) and region.startswith("!") else None
+
+
+def quadrant_shift(model: GPT, data: DataConfig, n: int, seed: int = 0) -> dict[str, ShiftResult]:
+    """``target_shift`` with targets in each quadrant in turn."""
+    return {q: target_shift(model, f"quadrant:{q}", n, seed, data=data) for q in QUADRANTS}
