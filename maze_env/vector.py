@@ -87,7 +87,12 @@ class TokenMazeVectorEnv(VectorEnv):
         self._ready = False
 
     def reset(self, *, seed: int | list[int | None] | None = None, options: dict | None = None):
-        """Reset every sub-env: ``seed`` None, an int (sub-env i gets seed + i) or a list."""
+        """Reset every sub-env: ``seed`` None, an int (sub-env i gets seed + i) or a list.
+
+        ``options={"reset_mask": m}`` (a bool array of shape (num_envs,), as for
+        ``SyncVectorEnv``) resets only the sub-envs where ``m`` is True (and uses their seeds);
+        the others keep their episodes, and the info's ``_key`` masks are ``m``.
+        """
         n = self.num_envs
         if seed is None:
             seeds = [None] * n
@@ -99,13 +104,37 @@ class TokenMazeVectorEnv(VectorEnv):
                 raise ValueError(
                     f"seed: a list of seeds needs num_envs={n} entries, got {len(seeds)}"
                 )
-        for i, s in enumerate(seeds):
-            if s is not None or self._generators[i] is None:
-                self._generators[i] = seeding.np_random(s)[0]
-        self._episodes.reset(np.arange(n), self._generators)
-        self._autoreset[:] = False
+        mask = self._reset_mask(options)
+        idx = np.flatnonzero(mask)
+        for i in idx:
+            if seeds[i] is not None or self._generators[i] is None:
+                self._generators[i] = seeding.np_random(seeds[i])[0]
+        self._episodes.reset(idx, [self._generators[i] for i in idx])
+        self._autoreset[idx] = False
         self._ready = True
-        return self._episodes.observations(), self._episodes.infos(None)
+        infos = self._episodes.infos(None)
+        if not mask.all():
+            infos = _masked(infos, mask)
+        return self._episodes.observations(), infos
+
+    def _reset_mask(self, options: dict | None) -> np.ndarray:
+        if not options or "reset_mask" not in options:
+            return np.ones(self.num_envs, np.bool_)
+        mask = options["reset_mask"]
+        if (
+            not isinstance(mask, np.ndarray)
+            or mask.dtype != np.bool_
+            or mask.shape != (self.num_envs,)
+        ):
+            raise ValueError(
+                f"options['reset_mask'] must be a bool numpy array of shape ({self.num_envs},), "
+                f"got {mask!r}"
+            )
+        if not mask.any():
+            raise ValueError("options['reset_mask'] must select at least one sub-env")
+        if not self._ready and not mask.all():
+            raise RuntimeError("reset every sub-env once before a partial reset (reset_mask)")
+        return mask
 
     def step(self, actions):
         if not self._ready:
@@ -158,3 +187,11 @@ class TokenMazeMovesVectorEnv(TokenMazeVectorEnv):
     """``num_envs`` move-action mazes (``TokenMazeMovesEnv``) stepped as one batch."""
 
     action_type: ClassVar[str] = "move"
+
+
+def _masked(infos: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+    """``infos`` with every ``_key`` presence mask (nested ones too) replaced by ``mask``."""
+    return {
+        k: mask.copy() if k.startswith("_") else (_masked(v, mask) if isinstance(v, dict) else v)
+        for k, v in infos.items()
+    }

@@ -201,5 +201,5 @@ def test_checkpoint_names_resolve_to_shipped_models(tmp_path):
     assert resolve_checkpoint(None) == SHIPPED
     assert resolve_checkpoint("shipped_6x6") == SHIPPED
     assert resolve_checkpoint(tmp_path) == tmp_path  # a directory is taken as given
-    with pytest.raises(FileNotFoundError, match="'no_such_model'.*shipped_6x6"):
+    with pytest.raises(FileNotFoundError, match=r"'no_such_model'.*shipped_6x6"):
         resolve_checkpoint("no_such_model")

@@ -10,7 +10,7 @@ from env_cases import CASE_IDS, CASES, assert_equal
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode
 
 import maze_env
-from maze_env._rng import PerItem, draw_keys
+from maze_env._rng import KeyBlock, PerItem, draw_keys
 from maze_env.vector import TokenMazeMovesVectorEnv, TokenMazeVectorEnv
 
 
@@ -124,6 +124,58 @@ def test_draw_keys_fast_path_and_per_item_batches():
     assert np.array_equal(batch, np.stack(one_by_one))
     with pytest.raises(ValueError, match="PerItem"):
         draw_keys(PerItem(gens), 3)
+
+
+def _masked_values(info: dict, mask: np.ndarray) -> dict:
+    """The info's values at the sub-envs in ``mask`` (Sync leaves defaults at the others)."""
+    return {k: _masked_values(v, mask) if isinstance(v, dict) else v[mask] for k, v in info.items()}
+
+
+def test_partial_reset_with_reset_mask_equals_sync_vector():
+    native = gym.make_vec("TokenMaze-v0", num_envs=3, max_steps=12)
+    sync = gym.make_vec("TokenMaze-v0", num_envs=3, vectorization_mode="sync", max_steps=12)
+    pick = vector_actions(native, 3, 0)
+    for venv in (native, sync):
+        venv.reset(seed=4)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        actions = rng.integers(native.single_action_space.n, size=3)
+        assert_equal(list(native.step(actions)), list(sync.step(actions)))
+    mask = np.array([True, False, True])
+    a = native.reset(seed=[20, None, 22], options={"reset_mask": mask})
+    b = sync.reset(seed=[20, None, 22], options={"reset_mask": mask.copy()})
+    assert_equal(a[0], b[0], "obs")
+    assert_equal(_masked_values(a[1], mask), _masked_values(b[1], mask), "info")
+    assert np.array_equal(a[1]["_action_mask"], mask)
+    info = a[1]
+    for i in range(8):  # the kept sub-env goes on where it was, the reset ones start afresh
+        actions = pick(info)
+        x, y = native.step(actions), sync.step(actions)
+        assert_equal(list(x), list(y), f"step {i}")
+        info = x[-1]
+
+
+def test_reset_mask_errors_name_the_option():
+    venv = TokenMazeVectorEnv(num_envs=2)
+    with pytest.raises(RuntimeError, match="reset every sub-env once"):
+        venv.reset(options={"reset_mask": np.array([True, False])})
+    venv.reset(seed=0)
+    for bad in (np.array([1, 0]), np.array([True]), [True, False], np.array([False, False])):
+        with pytest.raises(ValueError, match="reset_mask"):
+            venv.reset(options={"reset_mask": bad})
+
+
+def test_key_blocks_hand_out_the_keys_of_call_by_call_draws():
+    gens = [np.random.default_rng(s) for s in range(3)] + [np.random.Generator(np.random.Philox(9))]
+    fresh = [np.random.default_rng(s) for s in range(3)] + [
+        np.random.Generator(np.random.Philox(9))
+    ]
+    block = KeyBlock(draw_keys(PerItem(gens), (4, 3)))
+    first, second = draw_keys(block, (4, 2)), draw_keys(block, 4)
+    assert np.array_equal(first, draw_keys(PerItem(fresh), (4, 2)))
+    assert np.array_equal(second, draw_keys(PerItem(fresh), 4))
+    with pytest.raises(ValueError, match="KeyBlock"):
+        draw_keys(block, 4)  # all three columns are used
 
 
 def test_sync_equivalence_covers_every_registered_id():
