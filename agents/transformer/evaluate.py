@@ -1,4 +1,5 @@
-"""Score a model on a held-out set: exact path, target reached, fork accuracy."""
+"""Score a model on a held-out set: exact path, target reached (by a valid path closed by
+``<PATH_END>``: the env's success) and fork accuracy, judged by ``maze_env.judge``."""
 
 from __future__ import annotations
 
@@ -9,49 +10,8 @@ import maze_env
 from agents.transformer.data import DataConfig, EvalSet
 from agents.transformer.decode import generate
 from agents.transformer.model import GPT
+from maze_env.judge import score
 from maze_env.tokens import PATH_END
-
-
-def read_path(tokens: list[str], scheme: str) -> list[tuple[int, int]] | None:
-    """Cells of emitted path tokens (up to ``<PATH_END>``); None if any token is not a cell."""
-    cells = []
-    step = 2 if scheme == "coords" else 1
-    body = tokens[: tokens.index(PATH_END)] if PATH_END in tokens else tokens
-    if len(body) % step:
-        return None
-    for i in range(0, len(body), step):
-        try:
-            if step == 2:
-                cells.append((int(body[i]), int(body[i + 1])))
-            else:
-                r, c = body[i].strip("()").split(",")
-                cells.append((int(r), int(c)))
-        except ValueError:
-            return None
-    return cells
-
-
-def judge(maze: maze_env.Maze, origin, target, path, ended: bool) -> dict:
-    """exact (a shortest path, ended), reached (valid path ending at target), fork decisions."""
-    result = {"exact": False, "reached": False, "fork_total": 0, "fork_correct": 0}
-    if not path:
-        return result
-    to_target = maze.distances(target)
-    optimal = int(to_target[origin])
-    valid = maze.is_valid_path(path) and path[0] == tuple(origin)
-    result["reached"] = bool(valid and ended and path[-1] == tuple(target))
-    result["exact"] = bool(result["reached"] and len(path) == optimal + 1)
-    visited: set = set()
-    for i, cell in enumerate(path[:-1]):  # forks met while still on a shortest path
-        if not (maze.is_valid_path(path[: i + 1]) and to_target[cell] == optimal - i):
-            break
-        visited.add(cell)
-        options = [n for n in maze.neighbors(cell) if n not in visited]
-        if len(options) > 1:
-            result["fork_total"] += 1
-            nxt = path[i + 1]
-            result["fork_correct"] += int(nxt in options and to_target[nxt] == to_target[cell] - 1)
-    return result
 
 
 @torch.no_grad()
@@ -66,24 +26,20 @@ def evaluate(model: GPT, data: DataConfig, held_out: EvalSet, batch_size: int = 
         outs = generate(model, chunk, vocab.special[PATH_END], max_new, vocab.pad_id)
         for j, out in enumerate(outs):
             i = start + j
-            origin = tuple(int(x) for x in probs.origins[i])
-            tokens = vocab.decode(out)
-            path = read_path(tokens, data.scheme)
-            full = None if path is None else [origin, *path]
             scores.append(
-                judge(
+                score(
                     maze_env.Maze(probs.conns[i]),
-                    origin,
+                    tuple(probs.origins[i]),
                     tuple(probs.targets[i]),
-                    full,
-                    PATH_END in tokens,
+                    vocab.decode(out),
+                    data.scheme,
                 )
             )
-    forks = sum(s["fork_total"] for s in scores)
+    forks = sum(s.fork_total for s in scores)
     return {
-        "exact": float(np.mean([s["exact"] for s in scores])),
-        "reached": float(np.mean([s["reached"] for s in scores])),
-        "fork_accuracy": sum(s["fork_correct"] for s in scores) / forks if forks else float("nan"),
+        "exact": float(np.mean([s.exact_path for s in scores])),
+        "reached": float(np.mean([s.success for s in scores])),
+        "fork_accuracy": sum(s.fork_correct for s in scores) / forks if forks else float("nan"),
         "n": len(scores),
     }
 

@@ -22,10 +22,10 @@ import maze_env
 from agents.transformer.checkpoint import load_model
 from agents.transformer.data import DataConfig, eval_set
 from agents.transformer.decode import generate
-from agents.transformer.evaluate import judge, read_path
 from agents.transformer.interp.prompts import Solved, as_batch
 from agents.transformer.model import GPT
 from maze_env.endpoints import QUADRANTS
+from maze_env.judge import score, walk
 from maze_env.tokens import PATH_END
 
 
@@ -38,13 +38,11 @@ def generate_with(
         return generate(model, prompts, vocab.special[PATH_END], max_new, vocab.pad_id)
 
 
-def rollouts(model: GPT, prompts, vocab: maze_env.Vocabulary, shape, fwd_hooks=()):
-    """Greedy rollouts (with ``fwd_hooks`` active): per prompt (cells emitted, ended)."""
-    result = []
-    for out in generate_with(model, prompts, vocab, shape, fwd_hooks):
-        tokens = vocab.decode(out)
-        result.append((read_path(tokens, "aotp"), PATH_END in tokens))
-    return result
+def rollouts(
+    model: GPT, prompts, vocab: maze_env.Vocabulary, shape, fwd_hooks=()
+) -> list[list[str]]:
+    """Greedy rollouts (with ``fwd_hooks`` active): per prompt, the tokens emitted."""
+    return [vocab.decode(out) for out in generate_with(model, prompts, vocab, shape, fwd_hooks)]
 
 
 @torch.no_grad()
@@ -76,10 +74,9 @@ def target_hooks(
     return [(names[i], hook_for(i)) for i in layers]
 
 
-def _reached(ex: Solved, target, path, ended: bool) -> bool:
-    return (
-        path is not None and judge(ex.maze, ex.origin, target, [ex.origin, *path], ended)["reached"]
-    )
+def _reached(ex: Solved, target, tokens: list[str]) -> bool:
+    """A valid path from the origin to ``target`` closed by ``<PATH_END>`` (the env's success)."""
+    return score(ex.maze, ex.origin, target, tokens).success
 
 
 def new_targets(examples: list[Solved], seed: int = 0) -> list[tuple[int, int]]:
@@ -124,8 +121,8 @@ def retarget(
 
     def rates(prompts, fwd_hooks=()):
         res = rollouts(model, prompts, vocab, shape, fwd_hooks)
-        new = np.mean([_reached(ex, t, *r) for ex, t, r in zip(examples, targets, res)])
-        old = np.mean([_reached(ex, ex.target, *r) for ex, r in zip(examples, res)])
+        new = np.mean([_reached(ex, t, r) for ex, t, r in zip(examples, targets, res)])
+        old = np.mean([_reached(ex, ex.target, r) for ex, r in zip(examples, res)])
         return float(new), float(old)
 
     labels, to_new, to_old = [], [], []
@@ -174,21 +171,17 @@ def target_shift(
     res = rollouts(model, held.prompts, data.vocab, shape)
     ends = np.zeros(shape, int)
     reached = exact = 0
-    for i, (path, ended) in enumerate(res):
+    for i, tokens in enumerate(res):
         maze, origin = maze_env.Maze(probs.conns[i]), tuple(int(x) for x in probs.origins[i])
-        verdict = judge(
-            maze, origin, tuple(probs.targets[i]), None if path is None else [origin, *path], ended
-        )
-        reached += verdict["reached"]
-        exact += verdict["exact"]
-        if not verdict["reached"]:
-            full = [origin, *(path or [])]
-            last = origin
-            for k in range(1, len(full) + 1):
-                if not maze.is_valid_path(full[:k]):
-                    break
-                last = full[k - 1]
-            ends[last] += 1
+        verdict = score(maze, origin, tuple(probs.targets[i]), tokens)
+        reached += verdict.success
+        exact += verdict.exact_path
+        if not verdict.success:
+            path = walk(maze, origin, tokens).path
+            k = 1
+            while k < len(path) and maze.is_valid_path(path[: k + 1]):
+                k += 1
+            ends[path[k - 1]] += 1
     return ShiftResult(reached / n, exact / n, ends, n)
 
 
