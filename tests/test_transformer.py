@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 
 import numpy as np
 import pytest
@@ -132,6 +133,31 @@ def test_resume_continues_the_same_run(tmp_path):
     assert np.allclose(losses[0], losses[1], rtol=1e-5, atol=1e-6)
     for name, tensor in straight.model.state_dict().items():
         assert torch.allclose(tensor, resumed.model.state_dict()[name], atol=1e-6), name
+
+
+def test_a_kill_between_checkpoint_files_is_caught_on_resume(tmp_path, monkeypatch):
+    Trainer(_config(tmp_path, 6), tmp_path / "run").run(progress=False)  # checkpoints at 3, 6
+    saved = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+    late = Trainer(_config(tmp_path, 9), tmp_path / "run")
+    late.resume()
+    late.step = 9
+    renames = []
+    real_replace = os.replace
+
+    def kill_after_two(src, dst):  # the process dies after renaming two of the four files
+        if len(renames) == 2:
+            raise KeyboardInterrupt
+        renames.append(dst)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", kill_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        late.save()
+    monkeypatch.undo()
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]  # no temps
+    assert (tmp_path / "run" / "trainer_state.json").read_bytes() == saved["trainer_state.json"]
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: saved at step 9.*says 6"):
+        Trainer(_config(tmp_path, 9), tmp_path / "run").resume()
 
 
 def test_checkpoint_round_trip_gives_identical_logits(tmp_path):

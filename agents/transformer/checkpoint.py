@@ -1,7 +1,10 @@
 """Checkpoints: a directory with ``model.safetensors`` + ``config.json`` (never pickle).
 
 A training run directory also holds ``optimizer.safetensors`` and ``trainer_state.json`` so
-``--resume`` continues exactly.  Every file is written to a temporary name and renamed.
+``--resume`` continues exactly.  Files written together are all written to temporary names
+first and then renamed one after the other (``trainer_state.json`` last), so a kill leaves
+either the old set or the new one — safetensors files carry their step in their metadata and
+``check_same_step`` catches the microseconds-wide case where it lands between two renames.
 """
 
 from __future__ import annotations
@@ -9,10 +12,11 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from agents.transformer.model import GPT, GPTConfig
@@ -25,25 +29,42 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, corrupted, truncated or does not match its config."""
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
+def _atomic_together(writers: dict[Path, Callable[[str], None]]) -> None:
+    """Write every file to a temporary name, then rename them all (in the dict's order)."""
+    temps: dict[Path, str] = {}
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        for path, write in writers.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+            os.close(fd)
+            temps[path] = tmp
+            write(tmp)
+        for path, tmp in temps.items():
+            os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp in temps.values():
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def write_json(path: Path, data: dict) -> None:
-    def write(tmp):
+def _json_writer(data: dict) -> Callable[[str], None]:
+    def write(tmp: str) -> None:
         with open(tmp, "w") as f:
             json.dump(data, f, indent=2, sort_keys=True)
             f.write("\n")
 
-    _atomic(Path(path), write)
+    return write
+
+
+def _tensor_writer(
+    tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
+) -> Callable[[str], None]:
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    return lambda tmp: save_file(tensors, tmp, metadata=metadata)
+
+
+def write_json(path: Path, data: dict) -> None:
+    _atomic_together({Path(path): _json_writer(data)})
 
 
 def read_json(path: Path) -> dict:
@@ -56,11 +77,13 @@ def read_json(path: Path) -> dict:
         raise CheckpointError(f"{path}: not valid JSON ({err})") from None
 
 
-def save_tensors(
-    path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
-) -> None:
-    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    _atomic(Path(path), lambda tmp: save_file(tensors, tmp, metadata=metadata))
+def tensor_metadata(path: Path) -> dict[str, str]:
+    """The metadata header of a safetensors file ({} if it has none)."""
+    try:
+        with safe_open(path, "pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: corrupted or truncated safetensors file ({err})") from None
 
 
 def load_tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -73,11 +96,36 @@ def load_tensors(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path}: corrupted or truncated safetensors file ({err})") from None
 
 
-def save_model(directory: Path, model: GPT, config: dict) -> None:
-    """Write ``model.safetensors`` and ``config.json`` (which must hold ``config["model"]``)."""
+def save_model(directory: Path, model: GPT, config: dict, extra: dict | None = None) -> None:
+    """Write ``model.safetensors`` and ``config.json`` (which must hold ``config["model"]``).
+
+    ``extra``: more files written together with them, ``{name: dict (JSON) or (tensors,
+    metadata)}``, renamed after the model files in the order given.
+    """
     directory = Path(directory)
-    save_tensors(directory / MODEL_FILE, dict(model.state_dict()))
-    write_json(directory / CONFIG_FILE, config)
+    step = config.get("training", {}).get("summary", {}).get("step")
+    tag = None if step is None else {"step": str(step)}
+    writers = {
+        directory / MODEL_FILE: _tensor_writer(dict(model.state_dict()), tag),
+        directory / CONFIG_FILE: _json_writer(config),
+    }
+    for name, content in (extra or {}).items():
+        writers[directory / name] = (
+            _json_writer(content) if isinstance(content, dict) else _tensor_writer(*content)
+        )
+    _atomic_together(writers)
+
+
+def check_same_step(directory: Path, step: int, names: tuple[str, ...]) -> None:
+    """Raise CheckpointError unless every safetensors file in ``names`` was saved at ``step``."""
+    for name in names:
+        saved = tensor_metadata(Path(directory) / name).get("step")
+        if saved is not None and int(saved) != step:
+            raise CheckpointError(
+                f"{Path(directory) / name}: saved at step {saved}, but {STATE_FILE} says "
+                f"{step}: the run was killed while saving a checkpoint; restore the directory "
+                "from a copy or start the run again"
+            )
 
 
 def load_model(directory: Path) -> tuple[GPT, dict]:

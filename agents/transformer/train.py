@@ -28,13 +28,12 @@ from agents.transformer.checkpoint import (
     OPTIM_FILE,
     STATE_FILE,
     CheckpointError,
+    check_same_step,
     load_tensors,
     optimizer_tensors,
     read_json,
     restore_optimizer,
     save_model,
-    save_tensors,
-    write_json,
 )
 from agents.transformer.data import DataConfig, eval_set, training_batch
 from agents.transformer.evaluate import evaluate
@@ -160,11 +159,15 @@ class Trainer:
             "held_out": self.last_eval,
             "training_mazes_replaced_for_overlap": self.replaced,
         }
-        save_model(self.out, self.model, checkpoint_config(self.cfg, summary, self.command))
         tensors, rest = optimizer_tensors(self.optimizer)
-        save_tensors(self.out / OPTIM_FILE, tensors)
-        write_json(
-            self.out / STATE_FILE, {"step": self.step, "optimizer": rest, "summary": summary}
+        save_model(
+            self.out,
+            self.model,
+            checkpoint_config(self.cfg, summary, self.command),
+            extra={
+                OPTIM_FILE: (tensors, {"step": str(self.step)}),
+                STATE_FILE: {"step": self.step, "optimizer": rest, "summary": summary},
+            },
         )
 
     def resume(self) -> None:
@@ -178,6 +181,7 @@ class Trainer:
             raise CheckpointError(
                 f"{self.out}: the run was started with another model/data/seed config"
             )
+        check_same_step(self.out, state["step"], (MODEL_FILE, OPTIM_FILE))
         self.model.load_state_dict(load_tensors(self.out / MODEL_FILE))
         restore_optimizer(self.optimizer, load_tensors(self.out / OPTIM_FILE), state["optimizer"])
         summary = state["summary"]
