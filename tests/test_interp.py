@@ -123,8 +123,10 @@ def test_probe_reads_a_planted_linear_feature():
 def test_probes_run_per_layer(examples):
     walls = probes.wall_probes(tiny(), examples, seed=0)
     future = probes.future_path_probes(tiny(), examples, seed=0)
-    assert len(walls) == len(future) == TINY["n_layers"] + 1
-    assert all(0 <= r.accuracy <= 1 and 0 <= r.baseline <= 1 for r in walls + future)
+    assert set(walls) == set(probes.WALL_PROBE_POSITIONS)
+    results = [*walls["path_start"], *walls["origin"], *future]
+    assert len(future) == len(walls["origin"]) == TINY["n_layers"] + 1
+    assert all(0 <= r.accuracy <= 1 and 0 <= r.baseline <= 1 for r in results)
     assert probes.lattice_edges(examples[0].maze).sum() == examples[0].maze.n_edges
 
 

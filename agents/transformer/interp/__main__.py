@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mazes", type=int, default=200, help="held-out mazes (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="held-out set seed")
     parser.add_argument(
+        "--probe-mazes",
+        type=int,
+        default=2000,
+        help="held-out mazes the linear probes fit on (default 2000; --quick: --mazes)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="fewer mazes, no per-position patching"
     )
     parser.add_argument(
@@ -38,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     mazes = min(args.mazes, 24) if args.quick else args.mazes
     if mazes < 4:
         parser.error(f"--mazes must be >= 4, got {args.mazes}")
+    if args.probe_mazes < 4:
+        parser.error(f"--probe-mazes must be >= 4, got {args.probe_mazes}")
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
@@ -59,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         not args.no_progress,
         title=str(args.checkpoint),
         shift_model=shift_model,
+        probe_mazes=None if args.quick else args.probe_mazes,
     )
     print(f"wrote {args.out / 'report.md'}")
 

@@ -1,6 +1,7 @@
 """Linear probes on the residual stream, per layer (torch logistic regression, seeded).
 
-* walls: at ``<PATH_START>``, decode whether each lattice edge of the grid is open.
+* walls: at ``<PATH_START>`` and at the origin token after it, decode whether each lattice edge
+  of the grid is open.
 * future path: at each path position, decode for every cell whether it lies on the remaining
   path (the seed post's "precognition" hypothesis).
 
@@ -99,16 +100,23 @@ def _split(n: int, train_frac: float) -> int:
     return min(max(1, round(n * train_frac)), n - 1)
 
 
+WALL_PROBE_POSITIONS = ("path_start", "origin")
+
+
 def wall_probes(
     model: GPT, examples: list[Solved], seed: int = 0, train_frac: float = 0.75
-) -> list[ProbeResult]:
-    """Per residual point (embeddings, then after each layer): decode every lattice edge at
-    ``<PATH_START>``."""
-    feats, labels = [], []
+) -> dict[str, list[ProbeResult]]:
+    """Per residual point (embeddings, then after each layer): decode every lattice edge, at
+    ``<PATH_START>`` and at the origin token after it (where the first move is predicted)."""
+    feats: dict[str, list[np.ndarray]] = {at: [] for at in WALL_PROBE_POSITIONS}
+    labels = []
     for ex in examples:
-        feats.append(residuals(model, ex.tokens)[:, [ex.path_start]].numpy())
+        resid = residuals(model, ex.tokens)
+        feats["path_start"].append(resid[:, [ex.path_start]].numpy())
+        feats["origin"].append(resid[:, [ex.path_positions[0]]].numpy())
         labels.append(lattice_edges(ex.maze)[None])
-    return _probe_layers(feats, labels, _split(len(examples), train_frac), seed)
+    split = _split(len(examples), train_frac)
+    return {at: _probe_layers(f, labels, split, seed) for at, f in feats.items()}
 
 
 def future_path_probes(

@@ -87,13 +87,19 @@ def run_all(
     progress: bool = True,
     title: str = "model",
     shift_model: tuple[GPT, DataConfig, str] | None = None,
+    probe_mazes: int | None = None,
 ) -> dict:
     """Every experiment on ``n_mazes`` held-out mazes; returns the numbers written to JSON.
 
     ``shift_model``: (model, its data config, label) of a model trained without targets in one
-    region (``"!quadrant:NE"``), compared with this one in the target-shift section."""
+    region (``"!quadrant:NE"``), compared with this one in the target-shift section.
+    ``probe_mazes``: how many held-out mazes the linear probes fit on (default ``n_mazes``; a
+    probe has d_model weights per label, so it wants many more mazes than the other tools)."""
     rep = Report(out)
     examples = held_out(data, n_mazes, seed)
+    probe_examples = (
+        held_out(data, probe_mazes, seed) if probe_mazes and probe_mazes != n_mazes else examples
+    )
     shape = examples[0].maze.shape
     coord_ids = data.vocab.coord_ids[: shape[0], : shape[1]]
     n = model.cfg.n_layers
@@ -123,6 +129,7 @@ def run_all(
         seed=seed,
         quick=quick,
         shift_model=shift_model,
+        probe_examples=probe_examples,
     )
     for name, stage in tqdm(stages, desc="interp", disable=not progress):
         stage(rep, **ctx)
@@ -173,44 +180,39 @@ def _attention(rep: Report, model, examples, small, **_):
     }
 
 
-def _probes(rep: Report, model, examples, seed, **_):
-    walls = probes.wall_probes(model, examples, seed)
-    future = probes.future_path_probes(model, examples, seed)
+def _probes(rep: Report, model, probe_examples, seed, **_):
+    walls = probes.wall_probes(model, probe_examples, seed)
+    future = probes.future_path_probes(model, probe_examples, seed)
     points = _points(model.cfg.n_layers)
     rep.add(
-        "## 2. Linear probes\n\nHeld-out mazes (25%); logistic regression per label. "
-        "Walls: each lattice edge open? at `<PATH_START>`. Future path: cell on the "
-        "remaining path? at each path token.\n"
+        f"## 2. Linear probes\n\n{len(probe_examples)} mazes, split 75% / 25% (scored on the "
+        "held-back 25%); logistic regression per label; accuracy / majority-class baseline / "
+        "balanced accuracy (0.5 = chance). Walls: is each lattice edge open?, at `<PATH_START>` "
+        "and at the origin token after it (where the first move is predicted). Future path: is "
+        "the cell on the remaining path?, at each path token.\n"
     )
-    rep.add(
-        _table(
-            [
-                "residual",
-                "walls acc",
-                "walls majority",
-                "walls balanced",
-                "future acc",
-                "future majority",
-                "future balanced",
-            ],
-            [
-                [p, w.accuracy, w.baseline, w.balanced, f.accuracy, f.baseline, f.balanced]
-                for p, w, f in zip(points, walls, future)
-            ],
-        )
-    )
+    columns = {"walls at <PATH_START>": walls["path_start"], "walls at origin": walls["origin"]}
+    columns["future path"] = future
+    rows = [
+        [
+            p,
+            *(
+                f"{r[i].accuracy:.3f} / {r[i].baseline:.3f} / {r[i].balanced:.3f}"
+                for r in columns.values()
+            ),
+        ]
+        for i, p in enumerate(points)
+    ]
+    rep.add(_table(["residual", *columns], rows))
     fig, (ax,) = figure(width=6)
-    for res, name in ((walls, "walls"), (future, "future path")):
-        ax.plot([r.accuracy for r in res], marker="o", label=f"{name} accuracy")
-        ax.plot([r.baseline for r in res], ls="--", label=f"{name} majority")
+    for name, res in columns.items():
+        ax.plot([r.balanced for r in res], marker="o", label=name)
+    ax.axhline(0.5, ls="--", color="grey", label="chance")
     ax.set_xticks(range(len(points)), points, rotation=30, fontsize=7)
-    ax.set_ylabel("held-out accuracy")
+    ax.set_ylabel("held-out balanced accuracy")
     ax.legend(fontsize=7)
-    rep.figure(fig, "probes.png", "probe accuracy per layer")
-    rep.numbers["probes"] = {
-        "walls": [asdict(r) for r in walls],
-        "future": [asdict(r) for r in future],
-    }
+    rep.figure(fig, "probes.png", "probe balanced accuracy per layer")
+    rep.numbers["probes"] = {name: [asdict(r) for r in res] for name, res in columns.items()}
 
 
 def _lens(rep: Report, model, small, coord_ids, **_):
