@@ -135,6 +135,21 @@ def test_resume_continues_the_same_run(tmp_path):
         assert torch.allclose(tensor, resumed.model.state_dict()[name], atol=1e-6), name
 
 
+def test_training_device_is_checked_and_cpu_runs(tmp_path):
+    cfg = _config(tmp_path, 2)
+    cfg.device = "cpu"
+    trainer = Trainer(cfg, tmp_path / "cpu")
+    trainer.run(progress=False)
+    assert trainer.step == 2 and trainer.model.W_E.device.type == "cpu"
+    cfg.device = "gpu0"
+    with pytest.raises(ValueError, match="'gpu0' is not a torch device"):
+        Trainer(cfg, tmp_path / "bad")
+    if not torch.cuda.is_available():
+        cfg.device = "cuda"
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            Trainer(cfg, tmp_path / "bad")
+
+
 def test_a_kill_between_checkpoint_files_is_caught_on_resume(tmp_path, monkeypatch):
     Trainer(_config(tmp_path, 6), tmp_path / "run").run(progress=False)  # checkpoints at 3, 6
     saved = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}

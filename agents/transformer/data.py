@@ -9,7 +9,7 @@ the plain format.  Sequences are left-padded; pads are masked out and get positi
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -103,6 +103,10 @@ class Batch:
     query_positions: torch.Tensor  # [m, lq]
     query_mask: torch.Tensor  # [m, 1, lq, lp + lq]
     labels: torch.Tensor  # [m, lq] next-token targets, -100 where no loss
+
+    def to(self, device: torch.device | str) -> Batch:
+        """The same batch with every tensor on ``device``."""
+        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
 def pack(

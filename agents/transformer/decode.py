@@ -58,12 +58,15 @@ def generate(
     the model really emits.  ``use_cache=False`` recomputes the whole sequence each step.
     """
     model.eval()
+    dev = model.W_E.device  # the model runs there; the bookkeeping below stays on the CPU
     tokens, positions, real = left_pad(prompts, pad)
     b = tokens.shape[0]
     out = torch.full((b, max_new), pad, dtype=torch.long)
     done = torch.zeros(b, dtype=torch.bool)
-    logits, cache = model(tokens, positions, _mask(real, tokens.shape[1]), return_cache=True)
-    last = logits[:, -1]
+    logits, cache = model(
+        tokens.to(dev), positions.to(dev), _mask(real, tokens.shape[1]).to(dev), return_cache=True
+    )
+    last = logits[:, -1].cpu()
     for step in range(max_new):
         nxt = _choose(last, temperature, generator)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
@@ -76,11 +79,15 @@ def generate(
         tokens = torch.cat([tokens, nxt[:, None]], 1)
         if use_cache:
             logits, cache = model(
-                nxt[:, None], positions[:, -1:], _mask(real, 1), past=cache, return_cache=True
+                nxt[:, None].to(dev),
+                positions[:, -1:].to(dev),
+                _mask(real, 1).to(dev),
+                past=cache,
+                return_cache=True,
             )
         else:
-            logits = model(tokens, positions, _mask(real, tokens.shape[1]))
-        last = logits[:, -1]
+            logits = model(tokens.to(dev), positions.to(dev), _mask(real, tokens.shape[1]).to(dev))
+        last = logits[:, -1].cpu()
     result = []
     for row in out.numpy():
         stop = np.flatnonzero(row == stop_token)

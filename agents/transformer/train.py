@@ -73,6 +73,8 @@ class TrainConfig:
     log_every: int = 10
     threads: int = 0
     """torch intra-op threads (0: torch's default)"""
+    device: str = "cpu"
+    """torch device to train on: "cpu", or "cuda" on a GPU machine (checkpoints load anywhere)"""
 
     @classmethod
     def from_json(cls, path: Path) -> TrainConfig:
@@ -141,7 +143,15 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, out: Path, command: str = ""):
         self.cfg, self.out, self.command = cfg, Path(out), command
         self.data = cfg.data_config()
-        self.model = GPT(cfg.model_config(), seed=cfg.seed)
+        try:
+            self.device = torch.device(cfg.device)
+        except RuntimeError:
+            raise ValueError(
+                f"device {cfg.device!r} is not a torch device ('cpu', 'cuda')"
+            ) from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {cfg.device!r}: this machine has no CUDA GPU; use 'cpu'")
+        self.model = GPT(cfg.model_config(), seed=cfg.seed).to(self.device)
         self.optimizer = make_optimizer(self.model, cfg)
         self.step = 0
         self.paths_seen = 0
@@ -218,7 +228,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(cfg, self.step)
         self.model.train()
-        loss = loss_on(self.model, batch)
+        loss = loss_on(self.model, batch.to(self.device))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -291,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
         cfg.steps = args.steps
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.device.startswith("cuda"):
+        torch.set_float32_matmul_precision("high")  # TF32 matmuls on a GPU
     out = args.out or Path("runs") / cfg.name
     command = "python -m agents.transformer train " + shlex.join(
         argv if argv is not None else sys.argv[2:]
