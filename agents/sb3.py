@@ -31,6 +31,7 @@ from torch import nn
 from agents.planned import STOP, sequence
 from maze_env import parse, vocabulary
 from maze_env._graph import DIRECTIONS
+from maze_env.files import write_file
 from maze_env.tokens import PATH_END, PATH_START
 
 try:
@@ -209,11 +210,7 @@ def train(
     out = Path(out)
     if out.suffix != ".zip":
         out = out.with_suffix(out.suffix + ".zip")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.zip")
-    model.save(tmp)
-    os.replace(tmp, out)
-    return out
+    return write_file(out, model.save, ".zip")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.metrics import AGGREGATE_METRICS, aggregate, walk
-from benchmarks.runner import write_json_atomic, write_text_atomic
+from benchmarks.runner import write_json_atomic
 from benchmarks.suites import AgentSpec, Suite
+from maze_env.files import write_text
 
 SCHEMA = "tokenmaze.benchmarks.results"
 SCHEMA_VERSION = 1
@@ -360,7 +361,7 @@ def write_all(results: dict, cells: list[dict], out_dir: Path, gifs: int = 2) ->
     out_dir = Path(out_dir)
     validate(results)
     write_json_atomic(out_dir / "results.json", results, indent=1)
-    write_text_atomic(out_dir / "results.csv", to_csv(results))
+    write_text(out_dir / "results.csv", to_csv(results))
     notes, files = [], ["results.json", "results.csv", "report.md"]
     for axis in ("size", "p"):
         name = _plot_sweep(results, axis, out_dir / f"{axis}.png")
@@ -378,5 +379,5 @@ def write_all(results: dict, cells: list[dict], out_dir: Path, gifs: int = 2) ->
         notes += [f"failure rollout: [{g}]({g})" for g in written] or [
             "no failure GIFs: no failures, or maze_env.render.write_gif is not available"
         ]
-    write_text_atomic(out_dir / "report.md", to_markdown(results, notes))
+    write_text(out_dir / "report.md", to_markdown(results, notes))
     return files

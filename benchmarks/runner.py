@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 import traceback
@@ -30,6 +29,7 @@ import numpy as np
 from benchmarks.executor import Executor, ProcessExecutor
 from benchmarks.metrics import score
 from benchmarks.suites import AgentSpec, Condition, Suite, episode_seed
+from maze_env.files import write_text
 
 AGENT_SPAWN_KEY = 0x4147454E  # "AGEN": agent seeds, disjoint from the episode seeds
 ENV_IDS = {"token": "TokenMaze-v0", "move": "TokenMazeMoves-v0"}
@@ -206,20 +206,9 @@ def run_cell(cell: Cell) -> dict:
 # --------------------------------------------------------------------------- storage and runs
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write to a temp file in the same folder, fsync, then ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def write_json_atomic(path: Path, data, indent: int | None = None) -> None:
-    """``write_text_atomic`` of ``json.dumps(data)`` (NaN allowed: undefined metrics)."""
-    write_text_atomic(path, json.dumps(data, indent=indent, allow_nan=True))
+    """``maze_env.files.write_text`` of ``json.dumps(data)`` (NaN allowed: undefined metrics)."""
+    write_text(path, json.dumps(data, indent=indent, allow_nan=True))
 
 
 def load_done(cells_dir: Path, cells: list[Cell]) -> dict[str, dict]:

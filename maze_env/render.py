@@ -9,12 +9,12 @@ or a GIF is asked for.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from maze_env.files import write_file
 from maze_env.maze import Coord, Maze
 
 COLORS = {
@@ -163,18 +163,14 @@ def write_gif(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: float 
     image = optional_import("PIL.Image", "render")
     path = Path(path)
     pictures = [image.fromarray(np.asarray(f, np.uint8)) for f in frames]
-    fd, tmp = tempfile.mkstemp(suffix=".gif", dir=path.parent or ".")
-    os.close(fd)
-    try:
+
+    def write(tmp: str) -> None:
         pictures[0].save(
             tmp, format="GIF", save_all=True, append_images=pictures[1:],
             duration=max(1, round(1000 / fps)), loop=0,
         )  # fmt: skip
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return path
+
+    return write_file(path, write, ".gif")
 
 
 def record_gif(

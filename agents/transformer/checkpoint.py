@@ -10,8 +10,6 @@ either the old set or the new one — safetensors files carry their step in thei
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from agents.transformer.model import GPT, GPTConfig
+from maze_env.files import write_files
 
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 OPTIM_FILE, STATE_FILE = "optimizer.safetensors", "trainer_state.json"
@@ -27,24 +26,6 @@ OPTIM_FILE, STATE_FILE = "optimizer.safetensors", "trainer_state.json"
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, corrupted, truncated or does not match its config."""
-
-
-def _atomic_together(writers: dict[Path, Callable[[str], None]]) -> None:
-    """Write every file to a temporary name, then rename them all (in the dict's order)."""
-    temps: dict[Path, str] = {}
-    try:
-        for path, write in writers.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-            os.close(fd)
-            temps[path] = tmp
-            write(tmp)
-        for path, tmp in temps.items():
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp in temps.values():
-            Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_writer(data: dict) -> Callable[[str], None]:
@@ -64,7 +45,7 @@ def _tensor_writer(
 
 
 def write_json(path: Path, data: dict) -> None:
-    _atomic_together({Path(path): _json_writer(data)})
+    write_files({Path(path): _json_writer(data)})
 
 
 def read_json(path: Path) -> dict:
@@ -113,7 +94,7 @@ def save_model(directory: Path, model: GPT, config: dict, extra: dict | None = N
         writers[directory / name] = (
             _json_writer(content) if isinstance(content, dict) else _tensor_writer(*content)
         )
-    _atomic_together(writers)
+    write_files(writers)
 
 
 def check_same_step(directory: Path, step: int, names: tuple[str, ...]) -> None:

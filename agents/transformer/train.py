@@ -38,6 +38,7 @@ from agents.transformer.checkpoint import (
 from agents.transformer.data import DataConfig, eval_set, training_batch
 from agents.transformer.evaluate import evaluate
 from agents.transformer.model import GPT, GPTConfig
+from maze_env.files import write_text
 
 
 @dataclass
@@ -208,10 +209,7 @@ class Trainer:
             keep = [
                 ln for ln in log.read_text().splitlines() if json.loads(ln)["step"] <= self.step
             ]
-            write_lines = "".join(ln + "\n" for ln in keep)
-            tmp = log.with_suffix(".tmp")
-            tmp.write_text(write_lines)
-            tmp.replace(log)
+            write_text(log, "".join(ln + "\n" for ln in keep))
 
     def log(self, record: dict) -> None:
         with open(self.out / "log.jsonl", "a") as f:

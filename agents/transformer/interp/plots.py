@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
+
+from maze_env.files import write_file
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -48,17 +48,10 @@ def draw_maze(ax, maze: maze_env.Maze, values: np.ndarray | None = None, path=No
 
 def save(fig, path: Path) -> Path:
     """Write ``fig`` as a PNG atomically and close it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        return write_file(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight"), ".png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
 
 
 def figure(ncols: int = 1, width: float = 4.5, height: float = 4.0):

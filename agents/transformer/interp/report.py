@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
@@ -26,13 +23,7 @@ from agents.transformer.interp import (
 from agents.transformer.interp.plots import figure, save
 from agents.transformer.interp.prompts import held_out
 from agents.transformer.model import GPT
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+from maze_env.files import write_text
 
 
 def _heatmap(values: np.ndarray, title: str, xlabel: str, ylabel: str, xticks=None, yticks=None):
@@ -134,7 +125,7 @@ def run_all(
     for name, stage in tqdm(stages, desc="interp", disable=not progress):
         stage(rep, **ctx)
         rep.numbers.setdefault("stages", []).append(name)
-    _write_text(rep.out / "report.md", "\n".join(rep.lines))
+    write_text(rep.out / "report.md", "\n".join(rep.lines))
     write_json(rep.out / "results.json", rep.numbers)
     return rep.numbers
 
@@ -445,7 +436,6 @@ def _shift(rep: Report, model, data, small, seed, shape, shift_model=None, **_):
         fig.colorbar(im, ax=ax)
         ax.set_title(f"{label}: where misses to {region} targets end", fontsize=9)
         rep.figure(fig, "target_shift_ends.png", "goal-misgeneralization misses")
-        plt.close("all")
     if shift_model is None:
         rep.add(
             "No model trained without a target region was given (`--shift-checkpoint`), so goal "
