@@ -249,3 +249,13 @@ def test_cli_writes_a_report(tmp_path):
     for name in (s.split("](")[1].rstrip(")") for s in text.split("![")[1:]):
         assert (tmp_path / "rep" / name.split(")")[0]).is_file()
     assert (tmp_path / "rep" / "results.json").is_file()
+
+
+def test_shift_section_takes_a_held_back_region_that_is_not_a_quadrant(tmp_path, examples):
+    from agents.transformer.interp import report
+
+    no_corners = replace(DATA, endpoints={"target_region": "!corners"})
+    rep = report.Report(tmp_path)
+    report._shift(rep, tiny(), DATA, examples[:4], 0, (4, 4), (tiny(), no_corners, "no_corners"))
+    held = rep.numbers["target_shift"]["no_corners"]["held_back"]
+    assert held["region"] == "corners" and np.asarray(held["misses_end"]).shape == (4, 4)

@@ -419,10 +419,11 @@ def _shift(rep: Report, model, data, small, seed, shape, shift_model=None, **_):
         label: {q: {"reached": x.reached, "exact": x.exact, "n": x.n} for q, x in r.items()}
         for label, r in results.items()
     }
-    for (label, _, _), region in zip(models, held_back):
+    for (label, m, d), region in zip(models, held_back):
         if not region:
             continue
-        res = results[label][region.split(":", 1)[1]]
+        quadrant = region.split(":", 1)[1] if region.startswith("quadrant:") else None
+        res = results[label].get(quadrant) or retarget.target_shift(m, region, n, seed, data=d)
         misses = res.ends.sum()
         inside = res.ends[maze_env.region_mask(region, shape)].sum()
         rep.add(
