@@ -1,10 +1,13 @@
 """The batched episode state behind every TokenMaze env, single and vector, and its numba kernels.
 
-``Episodes`` holds ``n`` episodes of one ``Config`` in flat arrays; ``reset`` draws mazes,
-endpoints and prompts for any subset through the batch APIs (``generate_batch``,
-``sample_endpoints_batch``, ``solve_batch``, ``encode_batch``) with one Generator per episode, so
-a batch of resets equals the same resets done one at a time.  ``step`` advances every active
-episode in one numba call.  The single envs are ``Episodes`` of size 1.
+``Episodes`` holds ``n`` episodes of one ``Config`` in flat arrays.  Each episode owns a
+SplitMix64 key stream (``streams``, started from a numpy Generator by ``seed``); ``reset`` draws
+``KEYS_PER_RESET`` keys from it per new episode and makes maze, endpoints and prompt from them —
+in one numba call (``_reset_fused``) for the built-in generators on a plain grid, else through
+the batch APIs (``generate_batch``, ``sample_endpoints_batch``, ``solve_batch``,
+``encode_batch``), which give the same episodes from the same keys.  So a batch of resets equals
+the same resets done one at a time.  ``step`` advances every active episode in one numba call.
+The single envs are ``Episodes`` of size 1.
 """
 
 from __future__ import annotations
@@ -14,16 +17,30 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-import numba as nb
 import numpy as np
 from gymnasium import spaces
 
 from maze_env._graph import is_open, solve_batch
-from maze_env._rng import KeyBlock, PerItem, draw_keys
-from maze_env.endpoints import EndpointSpec, sample_endpoints_batch
-from maze_env.generators import generate_batch
+from maze_env._jit import kernel
+from maze_env._rng import KeyBlock, draw_stream_keys, stream_seed
+from maze_env.endpoints import (
+    EndpointSpec,
+    NoValidEndpoints,
+    allowed_cells,
+    sample_endpoints_batch,
+    sample_pair,
+)
+from maze_env.generators import GENERATORS, generate_batch, generate_into, kernel_plan
 from maze_env.maze import Coord, Maze, Shape, normalize_shape
-from maze_env.tokens import PATH_END, SCHEMES, Vocabulary, encode_batch, vocabulary
+from maze_env.tokens import (
+    PATH_END,
+    SCHEMES,
+    Vocabulary,
+    encode_batch,
+    encode_into,
+    special_ids,
+    vocabulary,
+)
 
 KEYS_PER_RESET = 4  # per episode: maze (2: shape, offset), endpoints (1), edge shuffle (1)
 VIOLATION_KINDS = ("non_adjacent_jump", "wall_crossing", "backtrack", "revisit", "invalid_token")
@@ -78,18 +95,29 @@ class Config:
 
     @property
     def max_len(self) -> int:
-        """Observation width: the longest prompt for this grid, the origin, then every step."""
+        """Observation width: the longest prompt this config can make, the origin, then every
+        step.  The prompt lists at most every lattice edge of the grid, and an acyclic generator's
+        maze (a tree or forest) at most cells - 1 open ones."""
         rows, cols = self.grid
         k = self.tokens_per_cell
         max_edges = rows * (cols - 1) + cols * (rows - 1)
+        if GENERATORS[self.generator].acyclic and self.scheme != "walls":
+            max_edges = min(max_edges, self.shape[0] * self.shape[1] - 1)
         prompt = 2 + max_edges * (2 * k + 2) + 2 * (k + 2) + 1
         per_step = k if self.action_type == "move" else 1
         return prompt + k + self.max_steps * per_step
 
+    @property
+    def token_dtype(self) -> type[np.unsignedinteger]:
+        """The smallest unsigned int dtype that holds every token id (uint8 up to 256 tokens)."""
+        return next(
+            t for t in (np.uint8, np.uint16, np.uint32) if len(self.vocab) <= np.iinfo(t).max + 1
+        )
+
     def observation_space(self) -> spaces.Dict:
         return spaces.Dict(
             {
-                "tokens": spaces.Box(0, len(self.vocab) - 1, (self.max_len,), np.int64),
+                "tokens": spaces.Box(0, len(self.vocab) - 1, (self.max_len,), self.token_dtype),
                 "length": spaces.Box(0, self.max_len, (1,), np.int64),
                 "action_mask": spaces.MultiBinary(self.n_actions),
             }
@@ -203,18 +231,19 @@ def check_render_mode(render_mode: str | None, modes: list[str]) -> None:
 # --------------------------------------------------------------------------- kernels
 
 
-@nb.njit(cache=True)
+@kernel(inline="always")
 def _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams):
     """Legal actions of episode i: an open connection to an unvisited cell; stop at the target
     (with no half-emitted coordinate) or when nothing else is legal."""
     move_env, coords, stop = iparams[0] == 1, iparams[1] == 1, iparams[2]
-    cols = conns.shape[3]
-    mask[i, :] = False
+    conn, cols = conns[i], conns.shape[3]
+    for a in range(mask.shape[1]):
+        mask[i, a] = False
     pos, pending = ints[i, POS], ints[i, PENDING]
     r, c = pos // cols, pos % cols
     legal = False
     for d in range(4):
-        if not is_open(conns[i], r, c, d):
+        if not is_open(conn, r, c, d):
             continue
         nr, nc = r + _DR[d], c + _DC[d]
         cell = nr * cols + nc
@@ -236,14 +265,23 @@ def _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams):
         mask[i, 4 if move_env else stop] = True
 
 
-@nb.njit(cache=True)
+@kernel(inline="always")
+def _count(ints, i, kinds):
+    """Episode i's violations of the first ``kinds`` kinds, summed."""
+    total = 0
+    for k in range(kinds):
+        total += ints[i, VIOL + k]
+    return total
+
+
+@kernel(inline="always")
 def _visit(i, cell, conns, ints, visited, path, bad):
     """Move episode i to ``cell``, recording every rule the move breaks."""
     cols = conns.shape[3]
     pos = ints[i, POS]
     r, c, r2, c2 = pos // cols, pos % cols, cell // cols, cell % cols
     dist = abs(r - r2) + abs(c - c2)
-    before = ints[i, VIOL : VIOL + 4].sum()
+    before = _count(ints, i, 4)
     if dist > 1:
         ints[i, VIOL + _JUMP] += 1
     elif dist == 1:
@@ -257,14 +295,14 @@ def _visit(i, cell, conns, ints, visited, path, bad):
     n = ints[i, PATH_LEN]
     if n < path.shape[1]:  # only a misuse (stepping a finished episode) could overflow
         path[i, n] = cell
-        bad[i, n] = ints[i, VIOL : VIOL + 4].sum() > before
+        bad[i, n] = _count(ints, i, 4) > before
         ints[i, PATH_LEN] = n + 1
     ints[i, PREV] = pos
     ints[i, POS] = cell
     visited[i, cell] = True
 
 
-@nb.njit(cache=True)
+@kernel(inline="always")
 def _emit(i, token, ints, tokens):
     n = ints[i, LENGTH]
     if n < tokens.shape[1]:  # only a misuse (stepping a finished episode) could overflow
@@ -272,36 +310,97 @@ def _emit(i, token, ints, tokens):
         ints[i, LENGTH] = n + 1
 
 
-@nb.njit(cache=True)
+@kernel(inline="always")
+def _start(i, origin, target, moves, prompt_len, conns, ints, visited, path, bad, tokens, mask,
+           cell_ids, number_ids, iparams, outcomes):  # fmt: skip
+    """Start episode i in ``conns[i]`` whose prompt is already in ``tokens[i]``: state at the
+    origin, the origin's token(s) emitted, legal actions set, its reward / terminated /
+    truncated (``outcomes``) zeroed."""
+    rewards, terminated, truncated = outcomes
+    rewards[i], terminated[i], truncated[i] = 0.0, False, False
+    ints[i, :] = 0
+    ints[i, POS] = origin
+    ints[i, ORIGIN] = origin
+    ints[i, TARGET] = target
+    ints[i, PREV] = -1
+    ints[i, PENDING] = -1
+    ints[i, OPTIMAL] = moves
+    visited[i, :] = False
+    visited[i, origin] = True
+    path[i, 0] = origin  # path / bad entries from PATH_LEN on are stale: readers stop there
+    bad[i, 0] = False
+    ints[i, PATH_LEN] = 1
+    ints[i, LENGTH] = prompt_len
+    for q in range(cell_ids.shape[1]):
+        _emit(i, cell_ids[origin, q], ints, tokens)
+    _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams)
+
+
+@kernel
 def _reset(idx, new_conns, origins, targets, optimal, prompts, prompt_lens, conns, ints, visited,
-           path, bad, tokens, mask, cell_ids, number_ids, iparams):  # fmt: skip
+           path, bad, tokens, mask, cell_ids, number_ids, iparams, outcomes):  # fmt: skip
+    """Start episodes ``idx`` from mazes, endpoints and prompts made by the batch APIs."""
     for j in range(idx.shape[0]):
         i = idx[j]
         conns[i] = new_conns[j]
-        ints[i, :] = 0
-        ints[i, POS] = origins[j]
-        ints[i, ORIGIN] = origins[j]
-        ints[i, TARGET] = targets[j]
-        ints[i, PREV] = -1
-        ints[i, PENDING] = -1
-        ints[i, OPTIMAL] = optimal[j] - 1
-        visited[i, :] = False
-        visited[i, origins[j]] = True
-        path[i, :] = -1
-        path[i, 0] = origins[j]
-        bad[i, :] = False
-        ints[i, PATH_LEN] = 1
         tokens[i, :] = prompts[j]
-        ints[i, LENGTH] = prompt_lens[j]
-        for q in range(cell_ids.shape[1]):
-            _emit(i, cell_ids[origins[j], q], ints, tokens)
-        _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams)
+        _start(i, origins[j], targets[j], optimal[j] - 1, prompt_lens[j], conns, ints, visited,
+               path, bad, tokens, mask, cell_ids, number_ids, iparams, outcomes)  # fmt: skip
 
 
-@nb.njit(cache=True)
+@kernel
+def _reset_fused(idx, streams, kind, gparams, o_region, t_region, o_dead, t_dead, min_distance,
+                 special, pad, conns, ints, visited, path, bad, tokens, mask, cell_ids,
+                 number_ids, iparams, outcomes) -> int:  # fmt: skip
+    """``_reset`` with the maze, endpoints, optimal length and prompt made in the same loop.
+
+    The same kernels as ``generate_batch`` (``generate_into``), ``sample_endpoints_batch``
+    (``allowed_cells``, ``sample_pair``) and ``encode_batch`` (``encode_into``) on the same keys
+    (the next ``KEYS_PER_RESET`` of episode i's stream ``streams[i]``: maze, canvas offset
+    (unused), endpoints, edge order), so the result equals the batch-API path.  Returns -1, or
+    the index j whose maze has no valid endpoint pair.
+    """
+    rows, cols = conns.shape[2], conns.shape[3]
+    cells = rows * cols
+    o_ok, t_ok = np.empty(cells, np.bool_), np.empty(cells, np.bool_)
+    dist, queue = np.empty(cells, np.int32), np.empty(cells, np.int32)
+    order, valid = np.empty(cells, np.int64), np.empty(cells, np.int64)
+    ea, eb = np.empty(2 * cells, np.int64), np.empty(2 * cells, np.int64)
+    no_path = np.empty(0, np.int64)
+    state = np.empty(1, np.uint64)
+    keys = np.empty((1, KEYS_PER_RESET), np.uint64)
+    for j in range(idx.shape[0]):
+        i = idx[j]
+        draw_stream_keys(streams, idx[j : j + 1], keys)
+        conns[i] = False
+        state[0] = keys[0, 0]
+        generate_into(kind, conns[i], state, gparams)
+        allowed_cells(conns[i], o_region, t_region, o_dead, t_dead, o_ok, t_ok)
+        state[0] = keys[0, 2]
+        origin, target = sample_pair(
+            conns[i], state, o_ok, t_ok, min_distance, dist, queue, order, valid
+        )
+        if origin < 0:
+            return j
+        tokens[i, :] = pad
+        state[0] = keys[0, 3]
+        length = encode_into(conns[i], state, cell_ids, special, origin, target, no_path, 0,
+                             False, tokens[i], ea, eb)  # fmt: skip
+        _start(i, origin, target, dist[target], length, conns, ints, visited, path, bad, tokens,
+               mask, cell_ids, number_ids, iparams, outcomes)  # fmt: skip
+    return -1
+
+
+@kernel
 def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_ids, number_ids,
           token_table, iparams, fparams, rewards, terminated, truncated):  # fmt: skip
-    """Advance every active episode by one action; write reward / terminated / truncated."""
+    """Advance every active episode by one action; write reward / terminated / truncated.
+
+    Returns -1, or (having changed nothing) the first active episode whose action is not in
+    [0, n_actions)."""
+    for i in range(actions.shape[0]):
+        if active[i] and not 0 <= actions[i] < mask.shape[1]:
+            return i
     move_env, coords, stop, max_steps, terminate = (
         iparams[0] == 1, iparams[1] == 1, iparams[2], iparams[3], iparams[4] == 1,
     )  # fmt: skip
@@ -311,7 +410,7 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
         if not active[i]:
             continue
         a = actions[i]
-        before = ints[i, VIOL : VIOL + 5].sum()
+        before = _count(ints, i, 5)
         ended = False
         if (move_env and a == 4) or (not move_env and a == stop):
             _emit(i, stop, ints, tokens)
@@ -351,7 +450,7 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
                 else:
                     _visit(i, cell, conns, ints, visited, path, bad)
         ints[i, STEPS] += 1
-        total = ints[i, VIOL : VIOL + 5].sum()
+        total = _count(ints, i, 5)
         if terminate and total > before:
             ended = True
         success = ended and total == 0 and ints[i, POS] == ints[i, TARGET] and ints[i, PENDING] < 0
@@ -360,6 +459,19 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
         terminated[i] = ended
         truncated[i] = (not ended) and ints[i, STEPS] >= max_steps
         _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams)
+    return -1
+
+
+@kernel
+def _gather_infos(ints, cols, position, counts, optimal, success):
+    """The per-episode info arrays in one pass: (row, col), violations by kind, optimal length,
+    success flag."""
+    for i in range(ints.shape[0]):
+        success[i] = ints[i, SUCCESS] != 0
+        position[i, 0], position[i, 1] = ints[i, POS] // cols, ints[i, POS] % cols
+        for k in range(counts.shape[0]):
+            counts[k, i] = ints[i, VIOL + k]
+        optimal[i] = ints[i, OPTIMAL]
 
 
 # --------------------------------------------------------------------------- state
@@ -397,19 +509,49 @@ class Episodes:
         self.conns = np.zeros((n, 2, rows, cols), np.bool_)
         self.ints = np.zeros((n, N_INT), np.int64)
         self.visited = np.zeros((n, rows * cols), np.bool_)
-        self.path = np.full((n, config.max_steps + 1), -1, np.int64)
+        self.path = np.zeros((n, config.max_steps + 1), np.int64)
         self.bad = np.zeros((n, config.max_steps + 1), np.bool_)
-        self.tokens = np.full((n, config.max_len), vocab.pad_id, np.int64)
+        self.tokens = np.full((n, config.max_len), vocab.pad_id, config.token_dtype)
         self.mask = np.zeros((n, config.n_actions), np.bool_)
+        self.streams = np.zeros(n, np.uint64)  # per-episode SplitMix key streams
+        self._fused = self._fused_args()
         self.rewards = np.zeros(n, np.float64)
         self.terminated = np.zeros(n, np.bool_)
         self.truncated = np.zeros(n, np.bool_)
+        self._outcomes = (self.rewards, self.terminated, self.truncated)
 
-    def reset(self, idx: np.ndarray, generators: list[np.random.Generator]) -> None:
-        """Start new episodes for ``idx``; episode ``idx[j]`` draws from ``generators[j]``."""
+    def seed(self, idx: np.ndarray, generators: list[np.random.Generator]) -> None:
+        """Start the key streams of episodes ``idx``, one from each of ``generators``."""
+        for i, gen in zip(idx, generators, strict=True):
+            self.streams[i] = stream_seed(gen)
+
+    def reset(self, idx: np.ndarray) -> None:
+        """Start new episodes for ``idx``, each drawing its keys from its own stream.
+
+        Numba generators on the plain grid take one fused kernel (``_reset_fused``); the rest go
+        through the batch APIs with the same keys, so both give the same episodes.
+        """
+        idx = np.asarray(idx, np.int64)
+        if self._fused is None:
+            keys = np.empty((len(idx), KEYS_PER_RESET), np.uint64)
+            draw_stream_keys(self.streams, idx, keys)
+            self._reset_batched(idx, keys)
+            return
+        failed = _reset_fused(
+            idx, self.streams, *self._fused, self.conns, self.ints, self.visited, self.path,
+            self.bad, self.tokens, self.mask, self.cell_ids, self.number_ids, self.iparams,
+            self._outcomes,
+        )  # fmt: skip
+        if failed >= 0:
+            raise NoValidEndpoints(
+                f"maze {failed} of the batch has no (origin, target) pair with "
+                f"{self.config.endpoints.describe()}"
+            )
+
+    def _reset_batched(self, idx: np.ndarray, keys: np.ndarray) -> None:
         cfg = self.config
         m = len(idx)
-        seeds = KeyBlock(draw_keys(PerItem(generators), (m, KEYS_PER_RESET)))
+        seeds = KeyBlock(keys)
         conns = generate_batch(
             cfg.generator, cfg.shape, m, seeds, canvas=cfg.canvas, offset=cfg.offset,
             **cfg.generator_kwargs,
@@ -426,14 +568,30 @@ class Episodes:
         if seeds.used != KEYS_PER_RESET:
             raise RuntimeError(f"a reset drew {seeds.used} keys per episode, not {KEYS_PER_RESET}")
         _reset(
-            np.asarray(idx, np.int64), conns, o, t, optimal, prompts, lengths, self.conns,
-            self.ints, self.visited, self.path, self.bad, self.tokens, self.mask, self.cell_ids,
-            self.number_ids, self.iparams,
+            idx, conns, o, t, optimal, prompts, lengths, self.conns, self.ints, self.visited,
+            self.path, self.bad, self.tokens, self.mask, self.cell_ids, self.number_ids,
+            self.iparams, self._outcomes,
         )  # fmt: skip
 
-    def step(self, actions: np.ndarray, active: np.ndarray) -> None:
-        """Advance the ``active`` episodes; results land in rewards / terminated / truncated."""
-        _step(
+    def _fused_args(self) -> tuple | None:
+        """The config's arguments for ``_reset_fused``, or None where it does not apply (a
+        Python generator, a canvas, or the ``walls`` scheme, whose edge list is not ``conns``)."""
+        cfg = self.config
+        plan = kernel_plan(cfg.generator, cfg.generator_kwargs)
+        if plan is None or cfg.canvas is not None or cfg.scheme == "walls":
+            return None
+        spec = cfg.endpoints
+        o_region, t_region = spec.region_masks(cfg.shape)
+        return (
+            *plan, o_region, t_region, spec.origin_dead_end, spec.target_dead_end,
+            spec.min_distance, special_ids(cfg.vocab, cfg.scheme), cfg.vocab.pad_id,
+        )  # fmt: skip
+
+    def step(self, actions: np.ndarray, active: np.ndarray) -> int:
+        """Advance the ``active`` episodes; results land in rewards / terminated / truncated.
+
+        Returns -1, or (with nothing changed) the index of the first out-of-range action."""
+        return _step(
             actions, active, self.conns, self.ints, self.visited, self.path, self.bad,
             self.tokens, self.mask, self.cell_ids, self.number_ids, self.token_table,
             self.iparams, self.fparams, self.rewards, self.terminated, self.truncated,
@@ -474,18 +632,21 @@ class Episodes:
         """Every episode's info, laid out as Gymnasium's ``SyncVectorEnv`` merges single infos:
         one array per key plus a ``_key`` bool mask of the episodes that have it.  Fields that
         never change (the config words, the all-true masks) are shared read-only arrays."""
-        cols = self.config.grid[1]
         info = dict(self._constant_infos)
         viol = dict(self._constant_violation_masks)
+        position = np.empty((self.n, 2), np.int64)
+        counts = np.empty((len(VIOLATION_KINDS), self.n), np.int64)  # a row per kind
+        optimal = np.empty(self.n, np.int64)
+        success = np.empty(self.n, np.bool_)
+        _gather_infos(self.ints, self.config.grid[1], position, counts, optimal, success)
         for k, kind in enumerate(VIOLATION_KINDS):
-            viol[kind] = self.ints[:, VIOL + k].copy()
-        pos = self.ints[:, POS]
+            viol[kind] = counts[k]
         info["action_mask"] = self.mask.copy()
-        info["position"] = np.stack([pos // cols, pos % cols], 1)
+        info["position"] = position
         info["violations"] = viol
-        info["optimal_length"] = self.ints[:, OPTIMAL].copy()
+        info["optimal_length"] = optimal
         if ended is not None and ended.any():
-            info["success"] = self.ints[:, SUCCESS].astype(np.bool_) & ended
+            info["success"] = success & ended
             info["_success"] = ended.copy()
         return info
 

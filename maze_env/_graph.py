@@ -6,13 +6,14 @@ Connections follow maze-dataset's layout: ``conn[0, r, c]`` joins (r, c)–(r+1,
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
+
+from maze_env._jit import kernel
 
 DIRECTIONS = ((-1, 0), (1, 0), (0, -1), (0, 1))  # N, S, W, E
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def is_open(conn: np.ndarray, r: int, c: int, d: int) -> bool:
     """Whether the edge from (r, c) in direction d (0 N, 1 S, 2 W, 3 E) is open."""
     rows, cols = conn.shape[1], conn.shape[2]
@@ -25,7 +26,7 @@ def is_open(conn: np.ndarray, r: int, c: int, d: int) -> bool:
     return c < cols - 1 and conn[1, r, c]
 
 
-@nb.njit(cache=True)
+@kernel
 def bfs_distances(conn: np.ndarray, src: int, dist: np.ndarray, queue: np.ndarray) -> None:
     """Fill ``dist`` (flat, int32) with BFS distances from ``src``; -1 where unreachable."""
     cols = conn.shape[2]
@@ -48,7 +49,7 @@ def bfs_distances(conn: np.ndarray, src: int, dist: np.ndarray, queue: np.ndarra
                     tail += 1
 
 
-@nb.njit(cache=True)
+@kernel
 def path_from_distances(
     conn: np.ndarray, dist_to_dst: np.ndarray, src: int, out: np.ndarray
 ) -> int:
@@ -79,7 +80,7 @@ def path_from_distances(
     return n
 
 
-@nb.njit(cache=True)
+@kernel
 def solve_batch(
     conns: np.ndarray, origins: np.ndarray, targets: np.ndarray, paths: np.ndarray
 ) -> np.ndarray:
@@ -96,7 +97,7 @@ def solve_batch(
     return lengths
 
 
-@nb.njit(cache=True)
+@kernel
 def degrees(conn: np.ndarray) -> np.ndarray:
     """Number of open connections of every cell, shape (rows, cols)."""
     rows, cols = conn.shape[1], conn.shape[2]
@@ -112,16 +113,7 @@ def degrees(conn: np.ndarray) -> np.ndarray:
     return deg
 
 
-@nb.njit(cache=True)
-def degrees_batch(conns: np.ndarray) -> np.ndarray:
-    """``degrees`` of every maze of a batch (n, 2, rows, cols), shape (n, rows, cols)."""
-    out = np.empty((conns.shape[0], conns.shape[2], conns.shape[3]), np.int32)
-    for i in range(conns.shape[0]):
-        out[i] = degrees(conns[i])
-    return out
-
-
-@nb.njit(cache=True)
+@kernel
 def component_size(conn: np.ndarray, src: int) -> int:
     """Number of cells reachable from ``src`` (itself included)."""
     cells = conn.shape[1] * conn.shape[2]

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numba as nb
 import numpy as np
 
-from maze_env._graph import bfs_distances, degrees_batch
+from maze_env._graph import bfs_distances, degrees
+from maze_env._jit import kernel
 from maze_env._rng import as_generator, draw_keys, randbelow
 from maze_env.maze import Coord, Maze, Shape
 
@@ -101,57 +101,86 @@ class EndpointSpec:
             f"{k}={v!r}" for k, v in asdict(self).items() if not isinstance(v, np.ndarray)
         )
 
+    def region_masks(self, shape: Shape) -> tuple[np.ndarray, np.ndarray]:
+        """The origin and target regions as flat bool cell masks for a ``shape`` grid."""
+        return (
+            region_mask(self.origin_region, shape).ravel(),
+            region_mask(self.target_region, shape).ravel(),
+        )
+
     def masks(self, conns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Allowed origin and target cells, flat bool: (cells,) each for one connections array
         (2, rows, cols), (n, cells) each for a batch (n, 2, rows, cols)."""
         batch = np.ascontiguousarray(conns[None] if conns.ndim == 3 else conns, np.bool_)
         n, _, rows, cols = batch.shape
-        deg = degrees_batch(batch)
-        active = deg > 0
-        o = region_mask(self.origin_region, (rows, cols)) & active
-        t = region_mask(self.target_region, (rows, cols)) & active
-        if self.origin_dead_end:
-            o &= deg == 1
-        if self.target_dead_end:
-            t &= deg == 1
-        o, t = o.reshape(n, -1), t.reshape(n, -1)
+        o_region, t_region = self.region_masks((rows, cols))
+        o = np.empty((n, rows * cols), np.bool_)
+        t = np.empty((n, rows * cols), np.bool_)
+        _allowed_batch(batch, o_region, t_region, self.origin_dead_end, self.target_dead_end, o, t)
         return (o[0], t[0]) if conns.ndim == 3 else (o, t)
 
 
-@nb.njit(cache=True)
+@kernel
+def allowed_cells(conn, origin_region, target_region, origin_dead_end, target_dead_end, o, t):
+    """Fill the flat masks ``o`` / ``t`` with one maze's allowed origin / target cells: in the
+    region, with an open connection, and of degree 1 where a dead end is required."""
+    deg = degrees(conn).ravel()
+    for c in range(deg.shape[0]):
+        o[c] = origin_region[c] and deg[c] > 0 and (deg[c] == 1 or not origin_dead_end)
+        t[c] = target_region[c] and deg[c] > 0 and (deg[c] == 1 or not target_dead_end)
+
+
+@kernel
+def _allowed_batch(conns, origin_region, target_region, origin_dead_end, target_dead_end, o, t):
+    for i in range(conns.shape[0]):
+        allowed_cells(conns[i], origin_region, target_region, origin_dead_end, target_dead_end,
+                      o[i], t[i])  # fmt: skip
+
+
+@kernel
+def sample_pair(conn, state, origin_ok, target_ok, min_distance, dist, queue, order, valid):
+    """One maze's flat (origin, target), or (-1, -1) if no pair is valid.
+
+    Draws from ``state`` (a SplitMix state); ``dist``, ``queue``, ``order`` and ``valid`` are
+    scratch arrays of one entry per cell.  On success ``dist`` holds the BFS distances from the
+    origin (so ``dist[target]`` is the shortest path's length in moves).
+    """
+    cells = conn.shape[1] * conn.shape[2]
+    m = 0
+    for c in range(cells):
+        if origin_ok[c]:
+            order[m] = c
+            m += 1
+    for j in range(m - 1, 0, -1):  # random order over candidate origins
+        k = randbelow(state, j + 1)
+        order[j], order[k] = order[k], order[j]
+    for j in range(m):
+        bfs_distances(conn, order[j], dist, queue)
+        v = 0
+        for c in range(cells):
+            if target_ok[c] and dist[c] >= min_distance:
+                valid[v] = c
+                v += 1
+        if v > 0:
+            return order[j], valid[randbelow(state, v)]
+    return -1, -1
+
+
+@kernel
 def _sample_pairs(conns, keys, origin_ok, target_ok, min_distance, out) -> int:
     """Fill ``out`` (n, 2) with flat origin/target cells; return the first failing index or -1."""
-    n = conns.shape[0]
     cells = conns.shape[2] * conns.shape[3]
     dist = np.empty(cells, np.int32)
     queue = np.empty(cells, np.int32)
     order = np.empty(cells, np.int64)
     valid = np.empty(cells, np.int64)
     state = np.empty(1, np.uint64)
-    for i in range(n):
+    for i in range(conns.shape[0]):
         state[0] = keys[i]
-        m = 0
-        for c in range(cells):
-            if origin_ok[i, c]:
-                order[m] = c
-                m += 1
-        for j in range(m - 1, 0, -1):  # random order over candidate origins
-            k = randbelow(state, j + 1)
-            order[j], order[k] = order[k], order[j]
-        found = False
-        for j in range(m):
-            bfs_distances(conns[i], order[j], dist, queue)
-            v = 0
-            for c in range(cells):
-                if target_ok[i, c] and dist[c] >= min_distance:
-                    valid[v] = c
-                    v += 1
-            if v > 0:
-                out[i, 0] = order[j]
-                out[i, 1] = valid[randbelow(state, v)]
-                found = True
-                break
-        if not found:
+        out[i, 0], out[i, 1] = sample_pair(
+            conns[i], state, origin_ok[i], target_ok[i], min_distance, dist, queue, order, valid
+        )
+        if out[i, 0] < 0:
             return i
     return -1
 

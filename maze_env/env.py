@@ -32,15 +32,18 @@ _SHARED_DOC = """
 
     | key | space | content |
     |---|---|---|
-    | ``tokens`` | ``Box(0, V-1, (max_len,), int64)`` | token ids so far, ``<PADDING>``-padded |
+    | ``tokens`` | ``Box(0, V-1, (max_len,), uint8)`` | token ids so far, ``<PADDING>``-padded |
     | ``length`` | ``Box(0, max_len, (1,), int64)`` | how many ids of ``tokens`` are real |
     | ``action_mask`` | ``MultiBinary(n_actions)`` | legal actions (as ``info["action_mask"]``) |
 
     ``obs["tokens"][:length]`` is the prompt through ``<PATH_START>`` and the origin, then every
-    token emitted so far.  ``V = len(maze_env.vocabulary(max_grid))``; ``max_len`` is the longest
-    possible prompt for the grid plus the origin plus ``max_steps`` steps.  Token layout (scheme
-    ``aotp``; ``coords`` spells each cell as a row token then a column token, ``3 4``; ``walls``
-    lists the missing lattice edges joined by ``<XX>`` instead of the connections)::
+    token emitted so far.  ``V = len(maze_env.vocabulary(max_grid))``; the ids are ``uint8``
+    while ``V <= 256`` (``max_grid`` up to 15), else ``uint16`` (cast to ``int64`` for
+    ``nn.Embedding``).  ``max_len`` is the longest possible prompt for the config (every lattice
+    edge listed, or cells - 1 for a tree generator) plus the origin plus ``max_steps``.  Token
+    layout (scheme ``aotp``; ``coords`` spells each cell as a row token then a column token,
+    ``3 4``; ``walls`` lists the missing lattice edges joined by ``<XX>`` instead of the
+    connections)::
 
         <ADJLIST_START> (0,1) <--> (0,0) ; (1,1) <--> (0,1) ; ... <ADJLIST_END>
         <ORIGIN_START> (0,0) <ORIGIN_END> <TARGET_START> (1,1) <TARGET_END>
@@ -148,6 +151,8 @@ class _TokenMazeBase(gym.Env):
         self._episodes = Episodes(self.config, 1)
         self._action = np.zeros(1, np.int64)
         self._active = np.ones(1, np.bool_)
+        self._index = np.zeros(1, np.int64)
+        self._seeded = False  # the key stream is started from np_random at the first reset
         self._ended = True
         self._maze: Maze | None = None
         self._window = None
@@ -155,7 +160,10 @@ class _TokenMazeBase(gym.Env):
     # ------------------------------------------------------------------ Gymnasium API
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self._episodes.reset(np.zeros(1, np.int64), [self.np_random])
+        if seed is not None or not self._seeded:
+            self._episodes.seed(self._index, [self.np_random])
+            self._seeded = True
+        self._episodes.reset(self._index)
         self._ended, self._maze = False, None
         if self.render_mode == "human":
             self.render()

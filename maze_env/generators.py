@@ -13,17 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba as nb
 import numpy as np
 
 from maze_env._graph import component_size
+from maze_env._jit import kernel
 from maze_env._rng import as_generator, draw_keys, randbelow, uniform
 from maze_env.maze import Maze, Shape, normalize_shape
 
 # --------------------------------------------------------------------------- kernels
 
 
-@nb.njit(cache=True, inline="always")
+@kernel(inline="always")
 def _open(out: np.ndarray, a: int, b: int, cols: int) -> None:
     """Open the lattice edge between flat cells a and b (adjacent)."""
     if a > b:
@@ -34,7 +34,7 @@ def _open(out: np.ndarray, a: int, b: int, cols: int) -> None:
         out[0, a // cols, a % cols] = True
 
 
-@nb.njit(cache=True)
+@kernel
 def _lattice_neighbors(cell: int, rows: int, cols: int, buf: np.ndarray) -> int:
     r, c = cell // cols, cell % cols
     k = 0
@@ -53,7 +53,7 @@ def _lattice_neighbors(cell: int, rows: int, cols: int, buf: np.ndarray) -> int:
     return k
 
 
-@nb.njit(cache=True)
+@kernel
 def _rdfs(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """params: [forks (0/1), max_depth (<0: none)]."""
     rows, cols = out.shape[1], out.shape[2]
@@ -88,7 +88,7 @@ def _rdfs(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
         top += 1
 
 
-@nb.njit(cache=True)
+@kernel
 def _wilson(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """Uniform spanning tree by loop-erased random walks."""
     rows, cols = out.shape[1], out.shape[2]
@@ -112,7 +112,7 @@ def _wilson(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
             cur = nxt[cur]
 
 
-@nb.njit(cache=True)
+@kernel
 def _find(parent: np.ndarray, x: int) -> int:
     while parent[x] != x:
         parent[x] = parent[parent[x]]
@@ -120,7 +120,7 @@ def _find(parent: np.ndarray, x: int) -> int:
     return x
 
 
-@nb.njit(cache=True)
+@kernel
 def _kruskal(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """Randomized Kruskal: shuffle all lattice edges, join cells of different trees."""
     rows, cols = out.shape[1], out.shape[2]
@@ -153,7 +153,7 @@ def _kruskal(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
                 return
 
 
-@nb.njit(cache=True)
+@kernel
 def _prim(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """Randomized Prim: grow one tree by a uniformly chosen frontier edge at each step."""
     rows, cols = out.shape[1], out.shape[2]
@@ -185,7 +185,7 @@ def _prim(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
                 m += 1
 
 
-@nb.njit(cache=True)
+@kernel
 def _recursive_division(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """Open field split recursively by walls with one gap each (a perfect maze)."""
     rows, cols = out.shape[1], out.shape[2]
@@ -217,7 +217,7 @@ def _recursive_division(out: np.ndarray, state: np.ndarray, params: np.ndarray) 
         top += 2
 
 
-@nb.njit(cache=True)
+@kernel
 def _percolate(out: np.ndarray, state: np.ndarray, p: float) -> None:
     rows, cols = out.shape[1], out.shape[2]
     for r in range(rows - 1):
@@ -230,13 +230,13 @@ def _percolate(out: np.ndarray, state: np.ndarray, p: float) -> None:
                 out[1, r, c] = True
 
 
-@nb.njit(cache=True)
+@kernel
 def _percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """params: [p]. Each lattice edge open independently with probability p."""
     _percolate(out, state, params[0])
 
 
-@nb.njit(cache=True)
+@kernel
 def _rdfs_percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """params: [p]. An rdfs spanning tree plus percolation edges (cyclic)."""
     tree_params = np.array([1.0, -1.0])
@@ -244,7 +244,7 @@ def _rdfs_percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) ->
     _percolate(out, state, params[0])
 
 
-@nb.njit(cache=True)
+@kernel
 def _block_cells(out: np.ndarray, blocked: np.ndarray) -> None:
     rows, cols = out.shape[1], out.shape[2]
     for r in range(rows):
@@ -260,7 +260,7 @@ def _block_cells(out: np.ndarray, blocked: np.ndarray) -> None:
                     out[1, r, c] = False
 
 
-@nb.njit(cache=True)
+@kernel
 def _open_field(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """params: [obstacles, obstacle_max_size]. No walls, minus blocked rectangles.
 
@@ -300,30 +300,38 @@ _KERNELS = (_rdfs, _wilson, _kruskal, _prim, _recursive_division, _percolation,
             _rdfs_percolation, _open_field)  # fmt: skip
 
 
-# One batch loop that switches on the kernel's index: a dispatcher passed as an argument would
-# defeat numba's on-disk cache, and this way every process loads the compiled loop from disk.
-@nb.njit(cache=True)
+@kernel
+def generate_into(kind: int, out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Run kernel number ``kind`` of ``_KERNELS`` into ``out`` (2, rows, cols), zero-filled.
+
+    A switch on the kernel's index, not a dispatcher passed as an argument: that would defeat
+    numba's on-disk cache, and this way every process loads the compiled code from disk.
+    """
+    if kind == 0:
+        _rdfs(out, state, params)
+    elif kind == 1:
+        _wilson(out, state, params)
+    elif kind == 2:
+        _kruskal(out, state, params)
+    elif kind == 3:
+        _prim(out, state, params)
+    elif kind == 4:
+        _recursive_division(out, state, params)
+    elif kind == 5:
+        _percolation(out, state, params)
+    elif kind == 6:
+        _rdfs_percolation(out, state, params)
+    else:
+        _open_field(out, state, params)
+
+
+@kernel
 def _run_batch(kind: int, keys: np.ndarray, rows: int, cols: int, params: np.ndarray) -> np.ndarray:
     out = np.zeros((keys.shape[0], 2, rows, cols), np.bool_)
     state = np.empty(1, np.uint64)
     for i in range(keys.shape[0]):
         state[0] = keys[i]
-        if kind == 0:
-            _rdfs(out[i], state, params)
-        elif kind == 1:
-            _wilson(out[i], state, params)
-        elif kind == 2:
-            _kruskal(out[i], state, params)
-        elif kind == 3:
-            _prim(out[i], state, params)
-        elif kind == 4:
-            _recursive_division(out[i], state, params)
-        elif kind == 5:
-            _percolation(out[i], state, params)
-        elif kind == 6:
-            _rdfs_percolation(out[i], state, params)
-        else:
-            _open_field(out[i], state, params)
+        generate_into(kind, out[i], state, params)
     return out
 
 
@@ -452,6 +460,14 @@ def _resolve(name: str, kwargs: dict) -> tuple[GeneratorSpec, dict]:
     merged = {**spec.defaults, **kwargs}
     spec.validate(merged)
     return spec, merged
+
+
+def kernel_plan(name: str, kwargs: dict) -> tuple[int, np.ndarray] | None:
+    """(kernel index, params) for ``generate_into`` if ``name`` is a numba generator, else None."""
+    spec, kw = _resolve(name, kwargs)
+    if spec.kernel is None:
+        return None
+    return _KERNELS.index(spec.kernel), spec.to_params(kw)
 
 
 def _place(conns: np.ndarray, canvas: Shape, offsets: np.ndarray) -> np.ndarray:

@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import numba as nb
 import numpy as np
 
+from maze_env._jit import kernel
 from maze_env._rng import as_generator, draw_keys, randbelow
 from maze_env.maze import Coord, Maze, Shape, normalize_shape
 
@@ -170,80 +170,91 @@ def list_edges(conns: np.ndarray, scheme: str) -> np.ndarray:
     return lattice & ~conns
 
 
-@nb.njit(cache=True)
-def _encode(
-    edge_lists, keys, cell_ids, special, origins, targets, paths, path_lens, with_path, out
-):
-    """Write token ids per maze into ``out`` (pad-filled); return lengths.
+@kernel(inline="always")
+def _put_cell(out, pos, cell_ids, cell) -> int:
+    """Write ``cell``'s token(s) at ``out[pos]``; return the next position."""
+    for q in range(cell_ids.shape[1]):
+        out[pos + q] = cell_ids[cell, q]
+    return pos + cell_ids.shape[1]
 
+
+@kernel
+def encode_into(edges, state, cell_ids, special, origin, target, path, path_len, with_path, out,
+                ea, eb) -> int:  # fmt: skip
+    """Write one maze's token ids into ``out`` (from index 0) and return how many.
+
+    edges (2, R, C): the edges to list; ``state``: SplitMix state for the edge order and
+    direction; origin/target flat cells; ``path`` flat cells (``path_len`` of them, written only
+    ``with_path``); ``ea``/``eb``: scratch of 2*R*C entries.
     special: [ADJ_START, ADJ_END, ORIGIN_START, ORIGIN_END, TARGET_START, TARGET_END,
               PATH_START, PATH_END, connector, SEP]
     """
+    rows, cols = edges.shape[1], edges.shape[2]
+    m = 0
+    for r in range(rows):
+        for c in range(cols):
+            if edges[0, r, c]:
+                ea[m], eb[m] = r * cols + c, (r + 1) * cols + c
+                m += 1
+            if edges[1, r, c]:
+                ea[m], eb[m] = r * cols + c, r * cols + c + 1
+                m += 1
+    for j in range(m - 1, 0, -1):
+        s = randbelow(state, j + 1)
+        ea[j], ea[s] = ea[s], ea[j]
+        eb[j], eb[s] = eb[s], eb[j]
+    pos = 0
+    out[pos] = special[0]
+    pos += 1
+    for j in range(m):
+        a, b = ea[j], eb[j]
+        if randbelow(state, 2) == 1:
+            a, b = b, a
+        pos = _put_cell(out, pos, cell_ids, a)
+        out[pos] = special[8]
+        pos += 1
+        pos = _put_cell(out, pos, cell_ids, b)
+        out[pos] = special[9]
+        pos += 1
+    out[pos] = special[1]
+    out[pos + 1] = special[2]
+    pos += 2
+    pos = _put_cell(out, pos, cell_ids, origin)
+    out[pos] = special[3]
+    out[pos + 1] = special[4]
+    pos += 2
+    pos = _put_cell(out, pos, cell_ids, target)
+    out[pos] = special[5]
+    out[pos + 1] = special[6]
+    pos += 2
+    if with_path:
+        for j in range(path_len):
+            pos = _put_cell(out, pos, cell_ids, path[j])
+        out[pos] = special[7]
+        pos += 1
+    return pos
+
+
+@kernel
+def _encode(
+    edge_lists, keys, cell_ids, special, origins, targets, paths, path_lens, with_path, out
+):
+    """``encode_into`` for every maze of a batch (rows of ``out``, pad-filled); return lengths."""
     n, _, rows, cols = edge_lists.shape
-    k = cell_ids.shape[1]
     lengths = np.zeros(n, np.int64)
     ea = np.empty(2 * rows * cols, np.int64)
     eb = np.empty(2 * rows * cols, np.int64)
     state = np.empty(1, np.uint64)
     for i in range(n):
         state[0] = keys[i]
-        m = 0
-        for r in range(rows):
-            for c in range(cols):
-                if edge_lists[i, 0, r, c]:
-                    ea[m], eb[m] = r * cols + c, (r + 1) * cols + c
-                    m += 1
-                if edge_lists[i, 1, r, c]:
-                    ea[m], eb[m] = r * cols + c, r * cols + c + 1
-                    m += 1
-        for j in range(m - 1, 0, -1):
-            s = randbelow(state, j + 1)
-            ea[j], ea[s] = ea[s], ea[j]
-            eb[j], eb[s] = eb[s], eb[j]
-        pos = 0
-        out[i, pos] = special[0]
-        pos += 1
-        for j in range(m):
-            a, b = ea[j], eb[j]
-            if randbelow(state, 2) == 1:
-                a, b = b, a
-            for q in range(k):
-                out[i, pos] = cell_ids[a, q]
-                pos += 1
-            out[i, pos] = special[8]
-            pos += 1
-            for q in range(k):
-                out[i, pos] = cell_ids[b, q]
-                pos += 1
-            out[i, pos] = special[9]
-            pos += 1
-        out[i, pos] = special[1]
-        out[i, pos + 1] = special[2]
-        pos += 2
-        for q in range(k):
-            out[i, pos] = cell_ids[origins[i], q]
-            pos += 1
-        out[i, pos] = special[3]
-        out[i, pos + 1] = special[4]
-        pos += 2
-        for q in range(k):
-            out[i, pos] = cell_ids[targets[i], q]
-            pos += 1
-        out[i, pos] = special[5]
-        out[i, pos + 1] = special[6]
-        pos += 2
-        if with_path:
-            for j in range(path_lens[i]):
-                for q in range(k):
-                    out[i, pos] = cell_ids[paths[i, j], q]
-                    pos += 1
-            out[i, pos] = special[7]
-            pos += 1
-        lengths[i] = pos
+        lengths[i] = encode_into(
+            edge_lists[i], state, cell_ids, special, origins[i], targets[i], paths[i],
+            path_lens[i], with_path, out[i], ea, eb,
+        )  # fmt: skip
     return lengths
 
 
-def _special_ids(vocab: Vocabulary, scheme: str) -> np.ndarray:
+def special_ids(vocab: Vocabulary, scheme: str) -> np.ndarray:
     names = (ADJ_START, ADJ_END, ORIGIN_START, ORIGIN_END, TARGET_START, TARGET_END, PATH_START,
              PATH_END, WALL if scheme == "walls" else CONNECTOR, SEP)  # fmt: skip
     return np.array([vocab.special[t] for t in names], np.int64)
@@ -292,7 +303,7 @@ def encode_batch(
         )
     out = np.full((n, width), vocab.pad_id, np.int32)
     lengths = _encode(
-        edges, keys, cell_ids, _special_ids(vocab, scheme),
+        edges, keys, cell_ids, special_ids(vocab, scheme),
         origins[:, 0] * cols + origins[:, 1], targets[:, 0] * cols + targets[:, 1],
         paths, path_lengths, with_path, out,
     )  # fmt: skip

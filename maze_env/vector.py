@@ -1,8 +1,8 @@
 """Native batched vector envs: ``gym.make_vec("TokenMaze-v0", num_envs=N)`` builds one of these.
 
 All ``N`` episodes live in one ``maze_env._core.Episodes``: a step is one numba call over the
-batch, and the episodes that need a reset are reset together (one ``generate_batch`` /
-``sample_endpoints_batch`` / ``solve_batch`` / ``encode_batch`` call each).
+batch, and the episodes that need a reset are reset together (one numba call that generates,
+solves and tokenizes their mazes).
 
 Autoreset (Gymnasium 1.x, ``metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP``, the same as
 ``SyncVectorEnv``'s default): when sub-env ``i`` terminates or truncates, ``step`` returns that
@@ -12,9 +12,11 @@ and the reset's info (no ``success``).  So a training loop must not store the tr
 step that follows a ``done`` (Gymnasium issue #1265; https://farama.org/Vector-Autoreset-Mode).
 
 Seeding matches ``SyncVectorEnv``: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (or takes
-a list of seeds), and each sub-env keeps its own Generator, so sub-env ``i`` produces exactly the
-transitions of ``gym.make(id)`` reset with the same seed.  ``info`` has the layout
-``SyncVectorEnv`` gives the single envs' infos: one array per key plus a ``_key`` mask.
+a list of seeds), and each sub-env keeps its own key stream (started from
+``gymnasium.utils.seeding.np_random(seed)``, as a single env's from its ``np_random``), so
+sub-env ``i`` produces exactly the transitions of ``gym.make(id)`` reset with the same seed.
+``info`` has the layout ``SyncVectorEnv`` gives the single envs' infos: one array per key plus a
+``_key`` mask.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ class TokenMazeVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._episodes = Episodes(self.config, self.num_envs)
-        self._generators: list[np.random.Generator | None] = [None] * self.num_envs
+        self._seeded = np.zeros(self.num_envs, np.bool_)  # key stream started (by reset)
         self._autoreset = np.zeros(self.num_envs, np.bool_)
         self._ready = False
 
@@ -106,10 +108,10 @@ class TokenMazeVectorEnv(VectorEnv):
                 )
         mask = self._reset_mask(options)
         idx = np.flatnonzero(mask)
-        for i in idx:
-            if seeds[i] is not None or self._generators[i] is None:
-                self._generators[i] = seeding.np_random(seeds[i])[0]
-        self._episodes.reset(idx, [self._generators[i] for i in idx])
+        fresh = [i for i in idx if seeds[i] is not None or not self._seeded[i]]
+        self._episodes.seed(fresh, [seeding.np_random(seeds[i])[0] for i in fresh])
+        self._seeded[fresh] = True
+        self._episodes.reset(idx)
         self._autoreset[idx] = False
         self._ready = True
         infos = self._episodes.infos(None)
@@ -144,18 +146,17 @@ class TokenMazeVectorEnv(VectorEnv):
             raise ValueError(
                 f"actions must be an int array of shape ({self.num_envs},), got {actions!r}"
             )
-        if actions.min() < 0 or actions.max() >= self.single_action_space.n:
-            raise ValueError(
-                f"actions must lie in [0, {self.single_action_space.n}), got {actions!r}"
-            )
         ep = self._episodes
         restart = self._autoreset
-        ep.step(actions.astype(np.int64, copy=False), ~restart)
+        bad = ep.step(actions.astype(np.int64, copy=False), ~restart)
+        if bad >= 0:
+            raise ValueError(
+                f"actions must lie in [0, {self.single_action_space.n}), got {int(actions[bad])} "
+                f"for sub-env {bad}"
+            )
         if restart.any():
             idx = np.flatnonzero(restart)
-            ep.reset(idx, [self._generators[i] for i in idx])
-            ep.rewards[idx] = 0.0
-            ep.terminated[idx] = ep.truncated[idx] = False
+            ep.reset(idx)  # also zeroes their rewards, terminated and truncated
         ended = ep.terminated | ep.truncated
         self._autoreset = ended
         return (

@@ -10,7 +10,8 @@ from env_cases import CASE_IDS, CASES, assert_equal
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode
 
 import maze_env
-from maze_env._rng import KeyBlock, PerItem, draw_keys
+from maze_env._core import Episodes, make_config
+from maze_env._rng import KeyBlock, draw_keys
 from maze_env.vector import TokenMazeMovesVectorEnv, TokenMazeVectorEnv
 
 
@@ -107,7 +108,7 @@ def test_vector_render_modes():
         )
 
 
-def test_draw_keys_fast_path_and_per_item_batches():
+def test_draw_keys_fast_path_gives_the_generator_integers():
     for seed in range(5):
         fast = draw_keys(np.random.default_rng(seed), (3, 2))
         slow = (
@@ -116,14 +117,79 @@ def test_draw_keys_fast_path_and_per_item_batches():
             .astype(np.uint64)
         )
         assert np.array_equal(fast, slow) and fast.dtype == np.uint64
-    gens = [np.random.default_rng(s) for s in range(4)]
-    batch = maze_env.generate_batch("wilson", 5, 4, PerItem(gens))
-    one_by_one = [
-        maze_env.generate_batch("wilson", 5, 1, np.random.default_rng(s))[0] for s in range(4)
-    ]
-    assert np.array_equal(batch, np.stack(one_by_one))
-    with pytest.raises(ValueError, match="PerItem"):
-        draw_keys(PerItem(gens), 3)
+
+
+FUSED_CONFIGS = [
+    {},
+    {"size": (5, 7), "generator": "wilson"},
+    {"size": 4, "generator": "kruskal", "scheme": "coords"},
+    {"generator": "prim", "endpoints": {"origin_dead_end": True, "target_region": "!corners"}},
+    {"generator": "recursive_division", "max_grid": 9},
+    {"generator": "percolation", "generator_kwargs": {"p": 0.6}, "endpoints": {"min_distance": 3}},
+    {"generator": "rdfs_percolation", "endpoints": {"target_dead_end": True}},
+    {"generator": "open_field", "generator_kwargs": {"obstacles": 2}},
+    {"generator": "rdfs", "generator_kwargs": {"forks": False}, "size": (3, 8)},
+]
+
+
+@pytest.mark.parametrize("action_type", ["token", "move"])
+@pytest.mark.parametrize("kwargs", FUSED_CONFIGS, ids=range(len(FUSED_CONFIGS)))
+def test_fused_reset_equals_the_batch_api_reset(action_type, kwargs):
+    """The one-kernel reset and the generate/endpoints/solve/encode chain: same episodes."""
+    cfg = make_config(action_type, **kwargs)
+    fused, chained = Episodes(cfg, 12), Episodes(cfg, 12)
+    assert fused._fused is not None
+    chained._fused = None
+    rng = np.random.default_rng(1)
+    for ep in (fused, chained):
+        ep.seed(range(12), [np.random.default_rng(s) for s in range(12)])
+        ep.rewards[:], ep.terminated[:] = 1.0, True
+    for r in range(6):
+        idx = np.arange(12) if r == 0 else np.sort(rng.choice(12, 5, replace=False))
+        fused.reset(idx)
+        chained.reset(idx)
+        for name in ("conns", "ints", "visited", "tokens", "mask", "streams", "rewards",
+                     "terminated", "truncated"):  # fmt: skip
+            assert np.array_equal(getattr(fused, name), getattr(chained, name)), (r, name)
+        actions = rng.integers(cfg.n_actions, size=12)
+        for ep in (fused, chained):
+            ep.step(actions, np.ones(12, np.bool_))
+    assert fused.rewards.any() or fused.terminated.any()  # the steps did something
+
+
+def test_configs_off_the_fused_path_are_the_batch_api_ones():
+    assert Episodes(make_config("token", scheme="walls"), 1)._fused is None
+    assert Episodes(make_config("token", size=4, canvas=6, offset="random"), 1)._fused is None
+
+
+def test_token_dtype_is_the_smallest_that_holds_the_vocabulary():
+    assert gym.make("TokenMaze-v0").observation_space["tokens"].dtype == np.uint8
+    big = gym.make("TokenMaze-v0", max_grid=16)  # 284 tokens
+    assert big.observation_space["tokens"].dtype == np.uint16
+    obs, _ = big.reset(seed=0)
+    assert obs["tokens"].dtype == np.uint16 and obs in big.observation_space
+
+
+@pytest.mark.parametrize("generator", ["rdfs", "wilson", "kruskal"])
+def test_tree_configs_size_the_observation_for_cells_minus_one_edges(generator):
+    """A spanning tree lists exactly cells - 1 edges, so the prompt fills the bound exactly."""
+    env = gym.make("TokenMaze-v0", size=(4, 5), generator=generator)
+    cfg = env.unwrapped._episodes.config
+    obs, _ = env.reset(seed=3)
+    prompt_and_origin = cfg.max_len - cfg.max_steps
+    assert int(obs["length"][0]) == prompt_and_origin
+    cyclic = make_config("token", size=(4, 5), generator="percolation")
+    lattice_edges = 4 * 4 + 5 * 3
+    assert cyclic.max_len - cfg.max_len == (lattice_edges - 19) * 4  # 4 tokens per listed edge
+
+
+def test_an_out_of_range_action_names_the_sub_env_and_changes_nothing():
+    venv, twin = (gym.make_vec("TokenMaze-v0", num_envs=3) for _ in range(2))
+    venv.reset(seed=5)
+    twin.reset(seed=5)
+    with pytest.raises(ValueError, match=r"got 999 for sub-env 1"):
+        venv.step(np.array([0, 999, 0]))
+    assert_equal(list(venv.step(np.array([1, 2, 3]))), list(twin.step(np.array([1, 2, 3]))))
 
 
 def _masked_values(info: dict, mask: np.ndarray) -> dict:
@@ -165,17 +231,23 @@ def test_reset_mask_errors_name_the_option():
             venv.reset(options={"reset_mask": bad})
 
 
-def test_key_blocks_hand_out_the_keys_of_call_by_call_draws():
-    gens = [np.random.default_rng(s) for s in range(3)] + [np.random.Generator(np.random.Philox(9))]
-    fresh = [np.random.default_rng(s) for s in range(3)] + [
-        np.random.Generator(np.random.Philox(9))
-    ]
-    block = KeyBlock(draw_keys(PerItem(gens), (4, 3)))
+def test_key_blocks_hand_out_their_columns_in_order():
+    keys = draw_keys(np.random.default_rng(0), (4, 3))
+    block = KeyBlock(keys.copy())
     first, second = draw_keys(block, (4, 2)), draw_keys(block, 4)
-    assert np.array_equal(first, draw_keys(PerItem(fresh), (4, 2)))
-    assert np.array_equal(second, draw_keys(PerItem(fresh), 4))
+    assert np.array_equal(first, keys[:, :2]) and np.array_equal(second, keys[:, 2])
     with pytest.raises(ValueError, match="KeyBlock"):
         draw_keys(block, 4)  # all three columns are used
+
+
+def test_a_sub_env_reset_without_a_seed_continues_its_key_stream():
+    env = gym.make("TokenMaze-v0")
+    venv = gym.make_vec("TokenMaze-v0", num_envs=2)
+    env.reset(seed=7)
+    venv.reset(seed=[7, 8])
+    second, _ = env.reset()
+    vec_second, _ = venv.reset(seed=[None, 9])
+    assert np.array_equal(vec_second["tokens"][0], second["tokens"])
 
 
 def test_sync_equivalence_covers_every_registered_id():
