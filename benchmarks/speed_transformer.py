@@ -6,6 +6,9 @@
    (``TransformerBridge.boot_native``), same plain 6x6 sequences, same optimizer (target ≥ 3×);
 2. training paths/s: shared-prefix packing vs plain sequences, same model (target ≥ 3×);
 3. greedy decoding mazes/s: KV cache vs full recompute each step (target ≥ 10×).
+
+It also prints both models' training FLOP/s as a share of the machine's dense matmul rate,
+measured in the same run: the ceiling that bounds any training-speed ratio.
 """
 
 from __future__ import annotations
@@ -56,6 +59,22 @@ def train_step_fn(model: torch.nn.Module, tokens: torch.Tensor) -> Callable[[], 
     return step
 
 
+def training_flops_per_sequence(cfg: GPTConfig, tokens: int) -> float:
+    """Model FLOPs of one training sequence (forward + backward), PaLM's count: 6 per weight
+    (embeddings excluded, unembedding included) and 12 * layers * d_model * tokens per token for
+    attention's score and mix products."""
+    d = cfg.d_model
+    weights = cfg.n_layers * (4 * d * d + 2 * d * cfg.d_mlp) + d * cfg.vocab_size
+    return tokens * (6 * weights + 12 * cfg.n_layers * d * tokens)
+
+
+def matmul_flops_per_second(seconds: float, n: int = 1024) -> float:
+    """This machine's dense fp32 matmul rate (n x n @ n x n, same torch threads): the ceiling a
+    training step's matmuls can approach."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return rate(lambda: (a @ b, 2 * n**3)[1], seconds)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks speed transformer",
@@ -76,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         "n_heads": 4,
         "d_mlp": 4 * args.d_model,
     }
-    ours = GPT(GPTConfig(vocab_size=len(data.vocab), n_ctx=256, positional="learned", **shape))
+    ours_cfg = GPTConfig(vocab_size=len(data.vocab), n_ctx=256, positional="learned", **shape)
+    ours = GPT(ours_cfg)
     tokens = plain_sequences(data, 32, 0)
     rows = []
 
@@ -119,12 +139,20 @@ def main(argv: list[str] | None = None) -> None:
     with torch.no_grad():
         cached, naive = rate(decode(True), seconds, 0), rate(decode(False), seconds, 0)
     rows.append(("greedy decoding mazes/s: KV cache vs recompute", cached, naive, 10.0))
+    ceiling = matmul_flops_per_second(seconds)
     threads = torch.get_num_threads()
     print(f"model: {args.layers} layers, d_model {args.d_model}; torch threads {threads}")
     print(f"{'measure':52s} {'ours':>10s} {'reference':>10s} {'ratio':>7s} {'target':>7s}")
     for name, a, b, target in rows:
         flag = "ok" if a / b >= target else "MISSED"
         print(f"{name:52s} {a:10.1f} {b:10.1f} {a / b:6.2f}x {target:5.1f}x {flag}")
+    per_seq = training_flops_per_sequence(ours_cfg, tokens.shape[1])
+    print(
+        f"\ntraining model FLOP/s as a share of this machine's dense fp32 matmul rate "
+        f"({ceiling / 1e9:.0f} GFLOP/s):\n  ours {ours_rate * per_seq / ceiling:.0%}, "
+        f"TL-native {tl_rate * per_seq / ceiling:.0%}; 3x TL-native would need "
+        f"{3 * tl_rate * per_seq / ceiling:.0%}"
+    )
 
 
 if __name__ == "__main__":
