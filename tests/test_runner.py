@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+import maze_env
 from benchmarks.__main__ import cmd_speed, main
 from benchmarks.executor import ProcessExecutor
 from benchmarks.metrics import AGGREGATE_METRICS, score
 from benchmarks.report import SchemaError, assemble, validate
-from benchmarks.runner import plan_cells, run_cell, run_cells
+from benchmarks.runner import make_agent_env, plan_cells, run_cell, run_cells
 from benchmarks.suites import AgentSpec, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,3 +267,20 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
     a = json.loads((full / "results.json").read_text())
     b = json.loads((out / "results.json").read_text())
     assert deterministic(a) == deterministic(b)
+
+
+def test_agent_env_takes_the_agent_vocabulary_for_smaller_mazes():
+    """A 6x6-vocabulary agent on a 5x5 maze gets max_grid 6: an off-maze move is a recorded
+    violation instead of an id the env's action space lacks."""
+    env = make_agent_env("TokenMaze-v0", {"size": 5}, 6)
+    assert env.unwrapped.config.max_grid == 6
+    env.reset(seed=0)
+    outside = maze_env.vocabulary(6).encode(["(5,5)"])[0]
+    _, _, _, _, info = env.step(int(outside))
+    assert info["violations"]["invalid_token"] == 1
+    plain = make_agent_env("TokenMaze-v0", {"size": 5}, None)
+    assert plain.unwrapped.config.max_grid == 5
+    kept = make_agent_env("TokenMaze-v0", {"size": 5, "max_grid": 8}, 6)
+    assert kept.unwrapped.config.max_grid == 8
+    smaller = make_agent_env("TokenMaze-v0", {"size": 8}, 6)
+    assert smaller.unwrapped.config.max_grid == 8

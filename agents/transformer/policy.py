@@ -62,6 +62,9 @@ class TransformerAgent:
         self.model, self.config = load_model(self.checkpoint)
         self.scheme = self.config["data"]["scheme"]
         self.vocab = vocabulary(self.config["data"]["max_grid"])
+        self.max_grid = self.vocab.max_grid
+        """The grid side its token ids cover: play smaller mazes with the env's ``max_grid``
+        set to this (the benchmark harness does), so its ids are the env's."""
         self.temperature = temperature
         self.generator = torch.Generator().manual_seed(seed)
         self.max_new = max_new
