@@ -8,8 +8,8 @@ already there, so a run killed at any moment (even ``kill -9``) loses nothing.
 
 Rollouts use ``gym.make("TokenMaze-v0", **condition.env)`` (``TokenMazeMoves-v0`` for an agent
 whose ``action_type`` is ``"move"``; with ``max_grid`` raised to an agent's own ``max_grid`` when
-that is larger, see ``make_agent_env``).  An agent with ``act_batch`` plays up to ``batch`` episodes
-in lockstep (one env each, finished envs keep their final observation and their actions are
+that is larger, see ``agent_env_kwargs``).  An agent with ``act_batch`` plays up to ``batch``
+episodes in lockstep (one env each, finished envs keep their final observation and their actions are
 ignored); others play episode by episode with ``reset``/``act``.  Per episode the runner records
 the maze, endpoints and the tokens emitted after the prompt; metrics are computed from those alone.
 """
@@ -164,8 +164,8 @@ def _rollout_each(agent, make_env, seeds: list[int], start: int, scheme: str) ->
     return out
 
 
-def make_agent_env(env_id: str, env_kwargs: dict, agent_max_grid: int | None):
-    """The condition's env, in the agent's vocabulary when that covers a larger grid.
+def agent_env_kwargs(env_id: str, env_kwargs: dict, agent_max_grid: int | None) -> dict:
+    """The condition's env kwargs, in the agent's vocabulary when that covers a larger grid.
 
     An agent that reads and writes the token ids of a ``max_grid`` larger than the condition's
     (the transformer: its training canvas) plays the same mazes with ``max_grid`` raised to its
@@ -174,19 +174,17 @@ def make_agent_env(env_id: str, env_kwargs: dict, agent_max_grid: int | None):
     """
     import gymnasium as gym
 
-    env = gym.make(env_id, **env_kwargs)
-    if (
-        agent_max_grid is not None
-        and "max_grid" not in env_kwargs
-        and agent_max_grid > env.unwrapped.config.max_grid
-    ):
-        env.close()
-        env = gym.make(env_id, **env_kwargs, max_grid=agent_max_grid)
-    return env
+    if agent_max_grid is None or "max_grid" in env_kwargs:
+        return env_kwargs
+    probe = gym.make(env_id, **env_kwargs)  # the env's own default max_grid for this maze
+    default = probe.unwrapped.config.max_grid
+    probe.close()
+    return env_kwargs if agent_max_grid <= default else {**env_kwargs, "max_grid": agent_max_grid}
 
 
 def run_cell(cell: Cell) -> dict:
     """Play a cell's episodes and judge them; agent errors are recorded, not raised."""
+    import gymnasium as gym
 
     import maze_env  # noqa: F401  (registers the envs)
 
@@ -208,8 +206,10 @@ def run_cell(cell: Cell) -> dict:
         env_id = ENV_IDS[getattr(agent, "action_type", "token")]
         scheme = cond.env.get("scheme", "aotp")
 
+        env_kwargs = agent_env_kwargs(env_id, cond.env, getattr(agent, "max_grid", None))
+
         def make_env():
-            return make_agent_env(env_id, cond.env, getattr(agent, "max_grid", None))
+            return gym.make(env_id, **env_kwargs)
 
         if callable(getattr(agent, "act_batch", None)) and cell.batch > 1:
             eps = _rollout_batch(agent, make_env, seeds, cell.start, cell.batch, scheme)

@@ -18,30 +18,14 @@ side, not the ratio.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import gymnasium as gym
 import numpy as np
 
 import maze_env  # noqa: F401  (registers the envs)
+from benchmarks.timing import Work, best_rates
 
-Work = Callable[[], int]  # does some work, returns how many units (steps, frames) it did
 ACTION_POOL = 512  # action batches drawn before timing; the envs cycle through them
-
-
-def best_rates(works: list[Work], budget: float, rounds: int) -> list[float]:
-    """Units per second of each ``works`` entry: the best of ``rounds`` interleaved rounds."""
-    for work in works:
-        work()  # warm-up
-    best = [0.0] * len(works)
-    for _ in range(rounds):
-        for k, work in enumerate(works):
-            done, start = 0, time.perf_counter()
-            while (elapsed := time.perf_counter() - start) < budget / rounds:
-                done += work()
-            best[k] = max(best[k], done / elapsed)
-    return best
 
 
 def single_env_work(env_id: str, chunk: int = 500) -> Work:

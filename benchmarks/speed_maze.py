@@ -19,12 +19,12 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 import maze_env
+from benchmarks.timing import rate
 
 # TokenMaze generator (with kwargs) -> maze-dataset generator name and kwargs
 REFERENCE_GENERATORS = {
@@ -56,17 +56,6 @@ class Row:
     @property
     def ratio(self) -> float | None:
         return None if not self.reference else self.ours / self.reference
-
-
-def rate(work: Callable[[], int], budget: float) -> float:
-    """Items per second of ``work()`` (which returns how many items it did), after one warm-up."""
-    work()
-    done, start = 0, time.perf_counter()
-    while True:
-        done += work()
-        elapsed = time.perf_counter() - start
-        if elapsed >= budget:
-            return done / elapsed
 
 
 def batch_size(size: int) -> int:

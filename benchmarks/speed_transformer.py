@@ -14,8 +14,6 @@ measured in the same run: the ceiling that bounds any training-speed ratio.
 from __future__ import annotations
 
 import argparse
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -25,16 +23,7 @@ from agents.transformer.data import DataConfig, eval_set, training_batch
 from agents.transformer.decode import generate
 from agents.transformer.model import GPT, GPTConfig
 from agents.transformer.train import loss_on
-
-
-def rate(work: Callable[[], int], seconds: float, warmup: int = 1) -> float:
-    """Units of work per second: call ``work`` (returning units done) for ``seconds``."""
-    for _ in range(warmup):
-        work()
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        done += work()
-    return done / (time.perf_counter() - start)
+from benchmarks.timing import Work, rate
 
 
 def plain_sequences(data: DataConfig, n: int, seed: int) -> torch.Tensor:
@@ -45,7 +34,7 @@ def plain_sequences(data: DataConfig, n: int, seed: int) -> torch.Tensor:
     return torch.cat([batch.prefix, batch.queries], 1)
 
 
-def train_step_fn(model: torch.nn.Module, tokens: torch.Tensor) -> Callable[[], int]:
+def train_step_fn(model: torch.nn.Module, tokens: torch.Tensor) -> Work:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step() -> int:
@@ -72,7 +61,12 @@ def matmul_flops_per_second(seconds: float, n: int = 1024) -> float:
     """This machine's dense fp32 matmul rate (n x n @ n x n, same torch threads): the ceiling a
     training step's matmuls can approach."""
     a, b = torch.randn(n, n), torch.randn(n, n)
-    return rate(lambda: (a @ b, 2 * n**3)[1], seconds)
+
+    def multiply() -> int:
+        torch.mm(a, b)
+        return 2 * n**3  # FLOPs
+
+    return rate(multiply, seconds)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     plain, _ = training_batch(DataConfig(queries_per_maze=1), 64, np.random.default_rng(1))
     opt = torch.optim.AdamW(ours.parameters(), lr=1e-4)
 
-    def paths_step(batch, paths: int) -> Callable[[], int]:
+    def paths_step(batch, paths: int) -> Work:
         def step() -> int:
             loss = loss_on(ours, batch)
             opt.zero_grad()
@@ -133,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     prompts = eval_set(data, 64, seed=7).prompts
     pad = data.vocab.pad_id
 
-    def decode(use_cache: bool) -> Callable[[], int]:  # stop token -1: always 36 new tokens
+    def decode(use_cache: bool) -> Work:  # stop token -1: always 36 new tokens
         return lambda: len(generate(ours, prompts, -1, 36, pad, use_cache=use_cache))
 
     with torch.no_grad():

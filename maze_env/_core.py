@@ -25,7 +25,6 @@ from maze_env._jit import kernel
 from maze_env._rng import KeyBlock, draw_stream_keys, stream_seed
 from maze_env.endpoints import (
     EndpointSpec,
-    NoValidEndpoints,
     allowed_cells,
     sample_endpoints_batch,
     sample_pair,
@@ -543,10 +542,7 @@ class Episodes:
             self._outcomes,
         )  # fmt: skip
         if failed >= 0:
-            raise NoValidEndpoints(
-                f"maze {failed} of the batch has no (origin, target) pair with "
-                f"{self.config.endpoints.describe()}"
-            )
+            raise self.config.endpoints.no_pair(failed)
 
     def _reset_batched(self, idx: np.ndarray, keys: np.ndarray) -> None:
         cfg = self.config

@@ -101,6 +101,12 @@ class EndpointSpec:
             f"{k}={v!r}" for k, v in asdict(self).items() if not isinstance(v, np.ndarray)
         )
 
+    def no_pair(self, index: int) -> NoValidEndpoints:
+        """The error for maze ``index`` of a batch, which has no pair under these constraints."""
+        return NoValidEndpoints(
+            f"maze {index} of the batch has no (origin, target) pair with {self.describe()}"
+        )
+
     def region_masks(self, shape: Shape) -> tuple[np.ndarray, np.ndarray]:
         """The origin and target regions as flat bool cell masks for a ``shape`` grid."""
         return (
@@ -197,9 +203,7 @@ def sample_endpoints_batch(
     out = np.empty((n, 2), np.int64)
     failed = _sample_pairs(conns, keys, origin_ok, target_ok, spec.min_distance, out)
     if failed >= 0:
-        raise NoValidEndpoints(
-            f"maze {failed} of the batch has no (origin, target) pair with {spec.describe()}"
-        )
+        raise spec.no_pair(failed)
     origins = np.stack([out[:, 0] // cols, out[:, 0] % cols], 1)
     targets = np.stack([out[:, 1] // cols, out[:, 1] % cols], 1)
     return origins, targets

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
 import maze_env
@@ -19,7 +20,7 @@ from benchmarks.__main__ import cmd_speed, main
 from benchmarks.executor import ProcessExecutor
 from benchmarks.metrics import AGGREGATE_METRICS, score
 from benchmarks.report import SchemaError, assemble, validate
-from benchmarks.runner import make_agent_env, plan_cells, run_cell, run_cells
+from benchmarks.runner import agent_env_kwargs, plan_cells, run_cell, run_cells
 from benchmarks.suites import AgentSpec, load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,6 @@ def test_oracle_is_perfect_and_metrics_match_the_tokens(tiny, tmp_path):
 
 def test_metrics_agree_with_the_env_info():
     """The env counts violations online; the metrics recount them from the tokens alone."""
-    import gymnasium as gym
     import numpy as np
 
     import maze_env  # noqa: F401
@@ -272,6 +272,10 @@ def test_killed_run_resumes_to_the_same_results(tmp_path):
 def test_agent_env_takes_the_agent_vocabulary_for_smaller_mazes():
     """A 6x6-vocabulary agent on a 5x5 maze gets max_grid 6: an off-maze move is a recorded
     violation instead of an id the env's action space lacks."""
+
+    def make_agent_env(env_id, env_kwargs, agent_max_grid):
+        return gym.make(env_id, **agent_env_kwargs(env_id, env_kwargs, agent_max_grid))
+
     env = make_agent_env("TokenMaze-v0", {"size": 5}, 6)
     assert env.unwrapped.config.max_grid == 6
     env.reset(seed=0)
