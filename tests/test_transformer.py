@@ -20,7 +20,13 @@ from agents.transformer.data import (
 )
 from agents.transformer.decode import generate
 from agents.transformer.model import GPT, GPTConfig
-from agents.transformer.train import TrainConfig, Trainer, loss_on, query_logits
+from agents.transformer.train import (
+    TrainConfig,
+    Trainer,
+    learning_rate,
+    loss_on,
+    query_logits,
+)
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "d_mlp": 64, "n_ctx": 128}
 DATA = DataConfig(size=3, max_grid=3, queries_per_maze=3)
@@ -133,6 +139,38 @@ def test_resume_continues_the_same_run(tmp_path):
     assert np.allclose(losses[0], losses[1], rtol=1e-5, atol=1e-6)
     for name, tensor in straight.model.state_dict().items():
         assert torch.allclose(tensor, resumed.model.state_dict()[name], atol=1e-6), name
+
+
+def test_kept_steps_continue_like_the_live_run(tmp_path):
+    cfg = _config(tmp_path, 6)
+    cfg.keep_steps = [4]
+    straight = Trainer(cfg, tmp_path / "a")
+    straight.run(progress=False)
+    assert sorted(p.name for p in (tmp_path / "a").iterdir() if p.is_dir()) == ["step_4"]
+    resumed = Trainer(_config(tmp_path, 6), tmp_path / "a" / "step_4")
+    resumed.resume()
+    assert resumed.step == 4
+    resumed.run(progress=False)
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.allclose(tensor, resumed.model.state_dict()[name], atol=1e-6), name
+
+
+def test_piecewise_learning_rate_follows_its_points():
+    wsd = TrainConfig(steps=100, lr=1e-3, warmup_steps=10, decay_frac=0.2, min_lr_frac=0.05)
+    points = TrainConfig(
+        lr=1e-3, lr_points=[[0, 1e-4], [9, 1e-3], [80, 1e-3], [100, 5e-5], [110, 5e-4]]
+    )
+    for step in range(100):  # the same warmup-stable-decay written as points
+        assert learning_rate(points, step) == pytest.approx(learning_rate(wsd, step)), step
+    assert learning_rate(points, 105) == pytest.approx((5e-5 + 5e-4) / 2)  # a re-warm
+    assert learning_rate(points, 10**6) == pytest.approx(5e-4)
+    for bad, word in (
+        ([[0, 1e-3], [0, 1e-4]], "increase"),
+        ([[0, -1.0]], "lr >= 0"),
+        ([], "pairs"),
+    ):
+        with pytest.raises(ValueError, match=word):
+            TrainConfig(lr_points=bad)
 
 
 def test_training_device_is_checked_and_cpu_runs(tmp_path):

@@ -11,8 +11,10 @@ are excluded from training by canonical hash.
 
 from __future__ import annotations
 
+import itertools
 import json
 import shlex
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -65,6 +67,12 @@ class TrainConfig:
     """linear warmup"""
     decay_frac: float = 0.25
     """warmup-stable-decay: the last decay_frac of the steps decay linearly to min_lr"""
+    lr_points: list | None = None
+    """[[step, lr], ...]: a piecewise-linear learning rate through these points (constant
+    beyond the ends) instead of warmup/decay — e.g. to re-warm a decayed run and decay again"""
+    keep_steps: list = field(default_factory=list)
+    """steps whose checkpoint is also kept as <out>/step_<N> (e.g. the end of a stable phase,
+    to continue from it later)"""
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.98)
     grad_clip: float = 1.0
@@ -76,6 +84,15 @@ class TrainConfig:
     """torch intra-op threads (0: torch's default)"""
     device: str = "cpu"
     """torch device to train on: "cpu", or "cuda" on a GPU machine (checkpoints load anywhere)"""
+
+    def __post_init__(self):
+        points = self.lr_points
+        if points is None:
+            return
+        if not points or any(len(p) != 2 or p[1] < 0 for p in points):
+            raise ValueError(f"lr_points must be [step, lr >= 0] pairs, got {points}")
+        if any(b[0] <= a[0] for a, b in itertools.pairwise(points)):
+            raise ValueError(f"lr_points: the steps must increase, got {points}")
 
     @classmethod
     def from_json(cls, path: Path) -> TrainConfig:
@@ -98,7 +115,11 @@ class TrainConfig:
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """Warmup → constant → linear decay over the last ``decay_frac`` of the run."""
+    """Warmup → constant → linear decay over the last ``decay_frac`` of the run, or the
+    piecewise-linear ``lr_points`` where given."""
+    if cfg.lr_points is not None:
+        steps, lrs = zip(*cfg.lr_points)
+        return float(np.interp(step, steps, lrs))
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     decay_start = cfg.steps * (1 - cfg.decay_frac)
@@ -180,6 +201,18 @@ class Trainer:
                 STATE_FILE: {"step": self.step, "optimizer": rest, "summary": summary},
             },
         )
+
+    def keep(self) -> None:
+        """Save, then copy the run directory's checkpoint to ``<out>/step_<N>`` (all or nothing)."""
+        self.save()
+        kept = self.out / f"step_{self.step}"
+        tmp = self.out / f".step_{self.step}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        for name in (MODEL_FILE, OPTIM_FILE, STATE_FILE, "config.json", "log.jsonl"):
+            shutil.copy2(self.out / name, tmp / name)
+        shutil.rmtree(kept, ignore_errors=True)
+        tmp.rename(kept)
 
     def resume(self) -> None:
         state = read_json(self.out / STATE_FILE)
@@ -272,6 +305,8 @@ class Trainer:
                 )
             if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                 self.save()
+            if self.step in cfg.keep_steps:
+                self.keep()
         bar.close()
         return self.last_eval
 
