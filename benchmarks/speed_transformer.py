@@ -4,7 +4,8 @@
 
 1. training sequences/s: TokenMaze's GPT vs a TransformerLens-native model of the same shape
    (``TransformerBridge.boot_native``), same plain 6x6 sequences, same optimizer (target ≥ 3×);
-2. training paths/s: shared-prefix packing vs plain sequences, same model (target ≥ 3×);
+2. training paths/s: shared-prefix packing vs plain sequences, same model (target ≥ 3×), and
+   query rows of 64 tokens vs all of a maze's queries in one row (attention over the whole row);
 3. greedy decoding mazes/s: KV cache vs full recompute each step (target ≥ 10×).
 
 It also prints both models' training FLOP/s as a share of the machine's dense matmul rate,
@@ -23,7 +24,7 @@ from agents.transformer.data import DataConfig, eval_set, training_batch
 from agents.transformer.decode import generate
 from agents.transformer.model import GPT, GPTConfig
 from agents.transformer.train import loss_on
-from benchmarks.timing import Work, rate
+from benchmarks.timing import Work, best_rates, rate
 
 
 def plain_sequences(data: DataConfig, n: int, seed: int) -> torch.Tensor:
@@ -120,9 +121,16 @@ def main(argv: list[str] | None = None) -> None:
 
         return step
 
-    shared_rate = rate(paths_step(packed, 192), seconds)
-    plain_rate = rate(paths_step(plain, 64), seconds)
+    per_maze, _ = training_batch(  # the 16 queries in one row, attending to all of the row
+        DataConfig(queries_per_maze=16), 12, np.random.default_rng(1), row_tokens=10**6
+    )
+    shared_rate, plain_rate, one_row_rate = best_rates(
+        [paths_step(packed, 192), paths_step(plain, 64), paths_step(per_maze, 192)],
+        3 * seconds,
+        rounds=3,
+    )
     rows.append(("training paths/s: shared prefix (K=16) vs plain", shared_rate, plain_rate, 3.0))
+    rows.append(("  query rows of 64 tokens vs one row per maze", shared_rate, one_row_rate, 1.05))
 
     prompts = eval_set(data, 64, seed=7).prompts
     pad = data.vocab.pad_id

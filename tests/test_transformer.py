@@ -19,6 +19,7 @@ from agents.transformer.data import (
     training_maze_hashes,
 )
 from agents.transformer.decode import generate
+from agents.transformer.evaluate import breakdown
 from agents.transformer.model import GPT, GPTConfig
 from agents.transformer.train import (
     TrainConfig,
@@ -27,6 +28,7 @@ from agents.transformer.train import (
     loss_on,
     query_logits,
 )
+from maze_env.judge import EpisodeMetrics
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "d_mlp": 64, "n_ctx": 128}
 DATA = DataConfig(size=3, max_grid=3, queries_per_maze=3)
@@ -36,20 +38,26 @@ def tiny(positional: str = "rotary", seed: int = 0) -> GPT:
     return GPT(GPTConfig(vocab_size=len(DATA.vocab), positional=positional, **TINY), seed=seed)
 
 
-@pytest.mark.parametrize("positional", ["rotary", "learned", "none"])
-def test_shared_prefix_logits_equal_plain_sequences(positional):
+@pytest.mark.parametrize(
+    ("positional", "row_tokens"), [("rotary", 16), ("learned", 30), ("none", 64)]
+)
+def test_shared_prefix_logits_equal_plain_sequences(positional, row_tokens):
     model = tiny(positional)
-    batch, _ = training_batch(DATA, 3, np.random.default_rng(1))
+    batch, _ = training_batch(DATA, 3, np.random.default_rng(1), row_tokens=row_tokens)
     packed = query_logits(model, batch)
     pad, start = DATA.vocab.pad_id, DATA.vocab.special["<ORIGIN_START>"]
-    for i in range(3):
-        prefix = batch.prefix[i][batch.prefix[i] != pad]
-        row = batch.queries[i]
+    per_maze = [0, 0, 0]
+    for i, row in enumerate(batch.queries):
+        maze = int(batch.query_prefix[i])
+        prefix = batch.prefix[maze][batch.prefix[maze] != pad]
         bounds = [*(row == start).nonzero()[:, 0].tolist(), int((row != pad).sum())]
-        assert len(bounds) == DATA.queries_per_maze + 1
+        assert bounds[-1] <= max(row_tokens, max(np.diff(bounds)))
+        per_maze[maze] += len(bounds) - 1
         for a, b in itertools.pairwise(bounds):
             plain = model(torch.cat([prefix, row[a:b]])[None])[0, len(prefix) :]
             assert (plain - packed[i, a:b]).abs().max() < 1e-4
+    assert per_maze == [DATA.queries_per_maze] * 3
+    assert (len(batch.queries) == 3) == (row_tokens == 64)  # one row per maze only at 64
 
 
 def test_hooks_expose_activations_and_patching_changes_output():
@@ -282,3 +290,28 @@ def test_checkpoint_names_resolve_to_shipped_models(tmp_path):
     assert resolve_checkpoint(tmp_path) == tmp_path  # a directory is taken as given
     with pytest.raises(FileNotFoundError, match=r"'no_such_model'.*shipped_6x6"):
         resolve_checkpoint("no_such_model")
+
+
+def test_evaluation_breakdown_bins_lengths_and_sorts_misses():
+    def episode(length, exact, forks=(0, 0), **violations):
+        return EpisodeMetrics(
+            success=exact, exact_path=exact, target_reached=exact, valid_path=exact,
+            node_overlap=1.0, fork_correct=forks[0], fork_total=forks[1], length_ratio=None,
+            path_length=length, optimal_length=length, violations=violations,
+        )  # fmt: skip
+
+    scores = [
+        episode(1, True), episode(5, False, (1, 2), revisit=1), episode(6, True),
+        episode(12, False, (3, 3), wall_crossing=2), episode(10, True),
+    ]  # fmt: skip
+    out = breakdown(scores)
+    assert out["exact_by_optimal_length"] == {
+        "1-5": {"n": 2, "exact": 0.5},
+        "6-10": {"n": 2, "exact": 1.0},
+        "11-15": {"n": 1, "exact": 0.0},
+    }
+    assert out["missed"]["n"] == 2
+    assert out["missed"]["wrong_fork_choice"] == 1
+    assert out["missed"]["violations"]["revisit"] == 1
+    assert out["missed"]["violations"]["wall_crossing"] == 1
+    assert out["missed"]["violations"]["backtrack"] == 0

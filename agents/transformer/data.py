@@ -1,10 +1,11 @@
 """Training and evaluation data: fresh solved mazes as token-id batches.
 
 A training batch packs, per maze, the adjacency list once and then ``queries_per_maze``
-(origin, target, path) queries ("shared-prefix" packing).  Each query attends only to the list
-and to itself (block-causal mask) and its positions restart where the list ends, so every query
-sees exactly what it would see as a plain sequence — with ``queries_per_maze=1`` the batch *is*
-the plain format.  Sequences are left-padded; pads are masked out and get position 0.
+(origin, target, path) queries ("shared-prefix" packing), in rows of a few queries each.  Each
+query attends only to the list and to itself (block-causal mask) and its positions restart where
+the list ends, so every query sees exactly what it would see as a plain sequence — with
+``queries_per_maze=1`` the batch *is* the plain format.  Prefixes are left-padded; pads are
+masked out and get position 0.
 """
 
 from __future__ import annotations
@@ -88,54 +89,86 @@ def sample_problems(
 
 @dataclass
 class Batch:
-    """Shared-prefix batch: ``m`` adjacency lists, each followed by its queries in one row.
+    """Shared-prefix batch: ``m`` adjacency lists, and rows of their queries.
 
-    The model runs the prefixes once (returning their KV cache), then each maze's queries —
-    concatenated without padding, positions restarting at the prefix length for every query,
-    each attending only to the prefix and to itself — against that cache
-    (``agents.transformer.train.query_logits``).
+    The model runs the prefixes once (returning their KV cache), then rows of queries — each
+    row holds some of one maze's queries back to back, without padding between them, positions
+    restarting at the prefix length for every query, each attending only to its maze's prefix
+    and to itself — against that cache (``agents.transformer.train.query_logits``).  Short rows
+    keep attention cheap: a query token's keys are its prefix and its row, not every query of
+    the maze.
     """
 
     prefix: torch.Tensor  # [m, lp] int64, left-padded
     prefix_positions: torch.Tensor  # [m, lp]
     prefix_mask: torch.Tensor  # [m, 1, lp, lp] bool, True = may attend
-    queries: torch.Tensor  # [m, lq] int64, the maze's queries back to back, right-padded
-    query_positions: torch.Tensor  # [m, lq]
-    query_mask: torch.Tensor  # [m, 1, lq, lp + lq]
-    labels: torch.Tensor  # [m, lq] next-token targets, -100 where no loss
+    query_prefix: torch.Tensor  # [r] int64: the prefix (maze) each query row belongs to
+    queries: torch.Tensor  # [r, lq] int64, queries back to back, right-padded
+    query_positions: torch.Tensor  # [r, lq]
+    query_mask: torch.Tensor  # [r, 1, lq, lp + lq]
+    labels: torch.Tensor  # [r, lq] next-token targets, -100 where no loss
 
     def to(self, device: torch.device | str) -> Batch:
         """The same batch with every tensor on ``device``."""
         return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
 
 
+def rows_of(lengths: list[int], capacity: int) -> list[list[int]]:
+    """First-fit-decreasing: query indices grouped into rows of at most ``capacity`` tokens
+    (a longer query gets a row of its own)."""
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for j in sorted(range(len(lengths)), key=lambda j: -lengths[j]):
+        fit = next((r for r, free in enumerate(room) if free >= lengths[j]), None)
+        if fit is None:
+            rows.append([j])
+            room.append(capacity - lengths[j])
+        else:
+            rows[fit].append(j)
+            room[fit] -= lengths[j]
+    return rows
+
+
 def pack(
-    prefixes: list[np.ndarray], queries: list[list[np.ndarray]], path_offset: int, pad: int
+    prefixes: list[np.ndarray],
+    queries: list[list[np.ndarray]],
+    path_offset: int,
+    pad: int,
+    row_tokens: int = 64,
 ) -> Batch:
     """Pack per-maze prefixes and their queries (lists of id arrays) into one batch.
 
     ``path_offset`` is the index inside a query of its first path token: labels cover the path
-    tokens (origin through ``<PATH_END>``).
+    tokens (origin through ``<PATH_END>``).  Each maze's queries fill rows of ``row_tokens``
+    tokens (first fit, longest first).
     """
     m = len(prefixes)
     lp = max(len(p) for p in prefixes)
-    lq = max(sum(len(q) for q in qs) for qs in queries)
+    rows = [
+        (i, [qs[j] for j in row])
+        for i, qs in enumerate(queries)
+        for row in rows_of([len(q) for q in qs], row_tokens)
+    ]
+    r = len(rows)
+    lq = max(sum(len(q) for q in qs) for _, qs in rows)
     prefix = np.full((m, lp), pad, np.int64)
     prefix_real = np.zeros((m, lp), np.bool_)
-    query = np.full((m, lq), pad, np.int64)
-    query_pos = np.zeros((m, lq), np.int64)
-    segment = np.full((m, lq), -1, np.int64)  # which query a token belongs to; -1 = pad
-    labels = np.full((m, lq), -100, np.int64)
-    for i, (p, qs) in enumerate(zip(prefixes, queries)):
+    for i, p in enumerate(prefixes):
         prefix[i, lp - len(p) :] = p
         prefix_real[i, lp - len(p) :] = True
+    query = np.full((r, lq), pad, np.int64)
+    query_pos = np.zeros((r, lq), np.int64)
+    segment = np.full((r, lq), -1, np.int64)  # which query of the row a token is; -1 = pad
+    labels = np.full((r, lq), -100, np.int64)
+    for k, (i, qs) in enumerate(rows):
         s = 0
         for j, q in enumerate(qs):
-            query[i, s : s + len(q)] = q
-            query_pos[i, s : s + len(q)] = len(p) + np.arange(len(q))
-            segment[i, s : s + len(q)] = j
-            labels[i, s + path_offset - 1 : s + len(q) - 1] = q[path_offset:]
+            query[k, s : s + len(q)] = q
+            query_pos[k, s : s + len(q)] = len(prefixes[i]) + np.arange(len(q))
+            segment[k, s : s + len(q)] = j
+            labels[k, s + path_offset - 1 : s + len(q) - 1] = q[path_offset:]
             s += len(q)
+    owner = torch.tensor([i for i, _ in rows], dtype=torch.int64)
     p_real = torch.from_numpy(prefix_real)
     seg = torch.from_numpy(segment)
     p_causal = torch.ones(lp, lp, dtype=torch.bool).tril()
@@ -144,11 +177,11 @@ def pack(
     own = (q_causal & (seg[:, :, None] == seg[:, None, :]) & (seg >= 0)[:, None, :]) | torch.eye(
         lq, dtype=torch.bool
     )
-    shared = p_real[:, None, :].expand(m, lq, lp)
+    shared = p_real[owner][:, None, :].expand(r, lq, lp)
     return Batch(
         torch.from_numpy(prefix), (p_real.cumsum(1) - 1).clamp(min=0), prefix_mask[:, None],
-        torch.from_numpy(query), torch.from_numpy(query_pos), torch.cat([shared, own], 2)[:, None],
-        torch.from_numpy(labels),
+        owner, torch.from_numpy(query), torch.from_numpy(query_pos),
+        torch.cat([shared, own], 2)[:, None], torch.from_numpy(labels),
     )  # fmt: skip
 
 
@@ -171,9 +204,14 @@ def path_offset(cfg: DataConfig) -> int:
 
 
 def training_batch(
-    cfg: DataConfig, n_mazes: int, rng: np.random.Generator, exclude: set[str] | None = None
+    cfg: DataConfig,
+    n_mazes: int,
+    rng: np.random.Generator,
+    exclude: set[str] | None = None,
+    row_tokens: int = 64,
 ):
-    """One shared-prefix batch; mazes whose canonical hash is in ``exclude`` are replaced.
+    """One shared-prefix batch (query rows of ``row_tokens``); mazes whose canonical hash is in
+    ``exclude`` are replaced.
 
     Returns (Batch, number of mazes replaced).
     """
@@ -194,7 +232,7 @@ def training_batch(
     parts = split_sequences(ids, lengths, cfg.vocab)
     prefixes = [parts[i * k][0] for i in range(n_mazes)]
     queries = [[parts[i * k + j][1] for j in range(k)] for i in range(n_mazes)]
-    return pack(prefixes, queries, path_offset(cfg), cfg.vocab.pad_id), replaced
+    return pack(prefixes, queries, path_offset(cfg), cfg.vocab.pad_id, row_tokens), replaced
 
 
 @dataclass

@@ -10,13 +10,16 @@ import maze_env
 from agents.transformer.data import DataConfig, EvalSet
 from agents.transformer.decode import generate
 from agents.transformer.model import GPT
-from maze_env.judge import score
+from maze_env.judge import VIOLATION_KINDS, EpisodeMetrics, score
 from maze_env.tokens import PATH_END
 
 
 @torch.no_grad()
-def evaluate(model: GPT, data: DataConfig, held_out: EvalSet, batch_size: int = 256) -> dict:
-    """Greedy-decode every held-out prompt; return rates over the set."""
+def evaluate(
+    model: GPT, data: DataConfig, held_out: EvalSet, batch_size: int = 256, detail: bool = False
+) -> dict:
+    """Greedy-decode every held-out prompt; return rates over the set (with ``detail``, also
+    broken down by shortest-path length and by what went wrong: ``breakdown``)."""
     vocab = data.vocab
     probs = held_out.problems
     max_new = (probs.conns.shape[2] * probs.conns.shape[3] + 1) * data.cell_width()
@@ -36,11 +39,35 @@ def evaluate(model: GPT, data: DataConfig, held_out: EvalSet, batch_size: int = 
                 )
             )
     forks = sum(s.fork_total for s in scores)
-    return {
+    rates = {
         "exact": float(np.mean([s.exact_path for s in scores])),
         "reached": float(np.mean([s.success for s in scores])),
         "fork_accuracy": sum(s.fork_correct for s in scores) / forks if forks else float("nan"),
         "n": len(scores),
+    }
+    return {**rates, **breakdown(scores)} if detail else rates
+
+
+def breakdown(scores: list[EpisodeMetrics], bin_width: int = 5) -> dict:
+    """Exact-path rate per shortest-path length bin (``"1-5"``: 1 to 5 steps, ...), and for
+    the episodes that missed it, how many went wrong at a fork (a wrong branch taken while still
+    on the shortest path), and the violations they made."""
+    bins: dict[str, list[bool]] = {}
+    for s in sorted(scores, key=lambda s: s.optimal_length):
+        lo = (max(s.optimal_length - 1, 0) // bin_width) * bin_width + 1
+        bins.setdefault(f"{lo}-{lo + bin_width - 1}", []).append(s.exact_path)
+    missed = [s for s in scores if not s.exact_path]
+    return {
+        "exact_by_optimal_length": {
+            k: {"n": len(v), "exact": round(float(np.mean(v)), 4)} for k, v in bins.items()
+        },
+        "missed": {
+            "n": len(missed),
+            "wrong_fork_choice": sum(s.fork_correct < s.fork_total for s in missed),
+            "violations": {
+                kind: sum(bool(s.violations.get(kind)) for s in missed) for kind in VIOLATION_KINDS
+            },
+        },
     }
 
 
@@ -68,6 +95,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="replay the checkpoint's training stream and count held-out mazes it contains",
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also print exact-path rates by shortest-path length and what the misses did",
+    )
     args = parser.parse_args(argv)
     from agents.transformer.policy import SHIPPED
 
@@ -77,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         kwargs = {} if args.p is None else {"p": args.p}
         data = dataclasses.replace(data, generator=args.generator, generator_kwargs=kwargs)
     held_out = eval_set(data, args.n, seed=args.seed)
-    scores = evaluate(model, data, held_out)
+    scores = evaluate(model, data, held_out, detail=args.breakdown)
     if args.check_overlap:
         run = config["training"]["config"]
         seen = training_maze_hashes(

@@ -140,8 +140,11 @@ def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
 
 
 def query_logits(model: GPT, batch) -> torch.Tensor:
-    """Run each prefix once, then its queries against the prefix's KV cache → [m, lq, vocab]."""
+    """Run each prefix once, then the query rows against their prefix's KV cache →
+    [rows, lq, vocab]."""
     _, cache = model(batch.prefix, batch.prefix_positions, batch.prefix_mask, return_cache=True)
+    owner = batch.query_prefix
+    cache = [(k.index_select(0, owner), v.index_select(0, owner)) for k, v in cache]
     return model(batch.queries, batch.query_positions, batch.query_mask, past=cache)
 
 
