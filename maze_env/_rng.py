@@ -43,6 +43,15 @@ def randbelow(state: np.ndarray, k: int) -> int:
     return int(uniform(state) * k)
 
 
+@kernel(inline="always")
+def shuffle_pairs(a: np.ndarray, b: np.ndarray, n: int, state: np.ndarray) -> None:
+    """Shuffle ``a[:n]`` and ``b[:n]`` in place by the same permutation (Fisher-Yates)."""
+    for i in range(n - 1, 0, -1):
+        j = randbelow(state, i + 1)
+        a[i], a[j] = a[j], a[i]
+        b[i], b[j] = b[j], b[i]
+
+
 @kernel
 def draw_stream_keys(streams: np.ndarray, idx: np.ndarray, out: np.ndarray) -> None:
     """``out[j]`` = the next ``out.shape[1]`` outputs of SplitMix stream ``streams[idx[j]]``,

@@ -17,7 +17,7 @@ import numpy as np
 
 from maze_env._graph import component_size
 from maze_env._jit import kernel
-from maze_env._rng import as_generator, draw_keys, randbelow, uniform
+from maze_env._rng import as_generator, draw_keys, randbelow, shuffle_pairs, uniform
 from maze_env.maze import Maze, Shape, normalize_shape
 
 # --------------------------------------------------------------------------- kernels
@@ -137,10 +137,7 @@ def _kruskal(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
             if c < cols - 1:
                 a[k], b[k] = r * cols + c, r * cols + c + 1
                 k += 1
-    for i in range(n_edges - 1, 0, -1):
-        j = randbelow(state, i + 1)
-        a[i], a[j] = a[j], a[i]
-        b[i], b[j] = b[j], b[i]
+    shuffle_pairs(a, b, n_edges, state)
     parent = np.arange(cells)
     joined = 0
     for i in range(n_edges):

@@ -20,7 +20,7 @@ from functools import lru_cache
 import numpy as np
 
 from maze_env._jit import kernel
-from maze_env._rng import as_generator, draw_keys, randbelow
+from maze_env._rng import as_generator, draw_keys, randbelow, shuffle_pairs
 from maze_env.maze import Coord, Maze, Shape, normalize_shape
 
 PAD, ADJ_START, ADJ_END = "<PADDING>", "<ADJLIST_START>", "<ADJLIST_END>"
@@ -199,10 +199,7 @@ def encode_into(edges, state, cell_ids, special, origin, target, path, path_len,
             if edges[1, r, c]:
                 ea[m], eb[m] = r * cols + c, r * cols + c + 1
                 m += 1
-    for j in range(m - 1, 0, -1):
-        s = randbelow(state, j + 1)
-        ea[j], ea[s] = ea[s], ea[j]
-        eb[j], eb[s] = eb[s], eb[j]
+    shuffle_pairs(ea, eb, m, state)
     pos = 0
     out[pos] = special[0]
     pos += 1
