@@ -206,8 +206,8 @@ class Trainer:
         )
 
     def keep(self) -> None:
-        """Save, then copy the run directory's checkpoint to ``<out>/step_<N>`` (all or nothing)."""
-        self.save()
+        """Copy the run directory's checkpoint, just saved, to ``<out>/step_<N>`` (all or
+        nothing)."""
         kept = self.out / f"step_{self.step}"
         tmp = self.out / f".step_{self.step}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -306,9 +306,10 @@ class Trainer:
                 bar.set_postfix(
                     loss=f"{record['loss']:.4f}", exact=self.last_eval.get("exact", float("nan"))
                 )
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+            kept = self.step in cfg.keep_steps
+            if kept or self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
                 self.save()
-            if self.step in cfg.keep_steps:
+            if kept:
                 self.keep()
         bar.close()
         return self.last_eval
