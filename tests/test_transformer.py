@@ -17,6 +17,7 @@ from agents.transformer.data import (
     sample_problems,
     training_batch,
     training_maze_hashes,
+    training_problems,
 )
 from agents.transformer.decode import generate
 from agents.transformer.evaluate import breakdown
@@ -279,6 +280,18 @@ def test_training_maze_hashes_replay_the_training_stream():
         probs = sample_problems(data, 2, np.random.default_rng([7, step]), 2)
         expected |= {m.canonical_hash() for m in probs.mazes()}
     assert training_maze_hashes(data, 7, 4, 2) == expected
+
+
+def test_training_maze_hashes_replay_the_redraws_of_excluded_mazes():
+    data = DataConfig(size=2, max_grid=2, queries_per_maze=2)  # 2x2 trees: 4 distinct mazes
+    excluded = set(sorted(eval_set(data, 50).hashes)[:2])
+    trained = set()
+    for step in range(6):
+        probs, _ = training_problems(data, 3, np.random.default_rng([7, step]), excluded)
+        trained |= {m.canonical_hash() for m in probs.mazes()}
+    assert not trained & excluded
+    assert training_maze_hashes(data, 7, 6, 3, exclude=excluded) == trained
+    assert training_maze_hashes(data, 7, 6, 3) & excluded  # first draws alone would count them
 
 
 def test_checkpoint_names_resolve_to_shipped_models(tmp_path):

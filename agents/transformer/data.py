@@ -203,6 +203,24 @@ def path_offset(cfg: DataConfig) -> int:
     return 5 + 2 * cfg.cell_width()
 
 
+def training_problems(
+    cfg: DataConfig, n_mazes: int, rng: np.random.Generator, exclude: set[str] | None = None
+) -> tuple[Problems, int]:
+    """The problems of one training batch (``queries_per_maze`` per maze); mazes whose canonical
+    hash is in ``exclude`` are redrawn.  Returns (problems, number of mazes redrawn)."""
+    k = cfg.queries_per_maze
+    probs = sample_problems(cfg, n_mazes, rng, k)
+    replaced = 0
+    if exclude:
+        for i in range(n_mazes):
+            while maze_env.Maze(probs.conns[i * k]).canonical_hash() in exclude:
+                fresh = sample_problems(cfg, 1, rng, k)
+                for name in ("conns", "origins", "targets", "paths", "path_lengths"):
+                    getattr(probs, name)[i * k : (i + 1) * k] = getattr(fresh, name)
+                replaced += 1
+    return probs, replaced
+
+
 def training_batch(
     cfg: DataConfig,
     n_mazes: int,
@@ -216,15 +234,7 @@ def training_batch(
     Returns (Batch, number of mazes replaced).
     """
     k = cfg.queries_per_maze
-    probs = sample_problems(cfg, n_mazes, rng, k)
-    replaced = 0
-    if exclude:
-        for i in range(n_mazes):
-            while maze_env.Maze(probs.conns[i * k]).canonical_hash() in exclude:
-                fresh = sample_problems(cfg, 1, rng, k)
-                for name in ("conns", "origins", "targets", "paths", "path_lengths"):
-                    getattr(probs, name)[i * k : (i + 1) * k] = getattr(fresh, name)
-                replaced += 1
+    probs, replaced = training_problems(cfg, n_mazes, rng, exclude)
     ids, lengths = encode_batch(
         probs.conns, probs.origins, probs.targets, probs.paths, probs.path_lengths,
         scheme=cfg.scheme, vocab=cfg.vocab, seed=rng,
@@ -260,11 +270,14 @@ def eval_set(cfg: DataConfig, n: int, seed: int = 0) -> EvalSet:
     return EvalSet(probs, prompts, hashes)
 
 
-def training_maze_hashes(data: DataConfig, seed: int, steps: int, batch_mazes: int) -> set[str]:
+def training_maze_hashes(
+    data: DataConfig, seed: int, steps: int, batch_mazes: int, exclude: set[str] | None = None
+) -> set[str]:
     """Canonical hashes of the mazes a training run's stream drew in ``steps`` steps.
 
-    Replays only the first draw of every batch (``generate_batch`` with
-    ``default_rng([seed, step])``), which is where each batch's mazes come from.
+    ``exclude``: the run's held-out hashes, which it redrew.  Replays the first draw of every
+    batch (``generate_batch`` with ``default_rng([seed, step])``), and the whole batch, redraws
+    included, where that draw holds an excluded maze.
     """
     hashes: set[str] = set()
     for step in range(steps):
@@ -272,5 +285,11 @@ def training_maze_hashes(data: DataConfig, seed: int, steps: int, batch_mazes: i
             data.generator, data.size, batch_mazes, np.random.default_rng([seed, step]),
             canvas=data.canvas, offset=data.offset, **data.generator_kwargs,
         )  # fmt: skip
-        hashes.update(maze_env.Maze(c).canonical_hash() for c in conns)
+        drawn = {maze_env.Maze(c).canonical_hash() for c in conns}
+        if exclude and drawn & exclude:
+            probs, _ = training_problems(
+                data, batch_mazes, np.random.default_rng([seed, step]), exclude
+            )
+            drawn = {m.canonical_hash() for m in probs.mazes()}
+        hashes |= drawn
     return hashes

@@ -112,9 +112,11 @@ def main(argv: list[str] | None = None) -> None:
     scores = evaluate(model, data, held_out, detail=args.breakdown)
     if args.check_overlap:
         run = config["training"]["config"]
+        run_data = DataConfig(**run["data"])
+        run_held_out = eval_set(run_data, run["eval_size"], seed=run["seed"]).hashes
         seen = training_maze_hashes(
-            DataConfig(**run["data"]), run["seed"], config["training"]["summary"]["step"],
-            run["batch_mazes"],
+            run_data, run["seed"], config["training"]["summary"]["step"], run["batch_mazes"],
+            exclude=run_held_out,
         )  # fmt: skip
         scores["mazes_also_in_training"] = len(held_out.hashes & seen)
     print(json.dumps({"generator": data.generator, **data.generator_kwargs, **scores}))
