@@ -64,20 +64,19 @@ class Problems:
         return [maze_env.Maze(c) for c in self.conns]
 
 
+def draw_mazes(cfg: DataConfig, n_mazes: int, rng: np.random.Generator) -> np.ndarray:
+    """The first draw from ``rng`` of every problem batch: ``n_mazes`` mazes' connections."""
+    return maze_env.generate_batch(
+        cfg.generator, cfg.size, n_mazes, rng,
+        canvas=cfg.canvas, offset=cfg.offset, **cfg.generator_kwargs,
+    )  # fmt: skip
+
+
 def sample_problems(
     cfg: DataConfig, n_mazes: int, rng: np.random.Generator, queries: int = 1
 ) -> Problems:
     """``n_mazes`` mazes, each repeated ``queries`` times with its own endpoints, solved by BFS."""
-    conns = maze_env.generate_batch(
-        cfg.generator,
-        cfg.size,
-        n_mazes,
-        rng,
-        canvas=cfg.canvas,
-        offset=cfg.offset,
-        **cfg.generator_kwargs,
-    )
-    conns = np.repeat(conns, queries, axis=0)
+    conns = np.repeat(draw_mazes(cfg, n_mazes, rng), queries, axis=0)
     origins, targets = maze_env.sample_endpoints_batch(conns, rng, cfg.endpoint_spec)
     cols = conns.shape[3]
     paths = np.empty((len(conns), conns.shape[2] * cols), np.int32)
@@ -276,15 +275,12 @@ def training_maze_hashes(
     """Canonical hashes of the mazes a training run's stream drew in ``steps`` steps.
 
     ``exclude``: the run's held-out hashes, which it redrew.  Replays the first draw of every
-    batch (``generate_batch`` with ``default_rng([seed, step])``), and the whole batch, redraws
+    batch (``draw_mazes`` with ``default_rng([seed, step])``), and the whole batch, redraws
     included, where that draw holds an excluded maze.
     """
     hashes: set[str] = set()
     for step in range(steps):
-        conns = maze_env.generate_batch(
-            data.generator, data.size, batch_mazes, np.random.default_rng([seed, step]),
-            canvas=data.canvas, offset=data.offset, **data.generator_kwargs,
-        )  # fmt: skip
+        conns = draw_mazes(data, batch_mazes, np.random.default_rng([seed, step]))
         drawn = {maze_env.Maze(c).canonical_hash() for c in conns}
         if exclude and drawn & exclude:
             probs, _ = training_problems(
