@@ -30,6 +30,15 @@ def sequence(obs: Mapping) -> np.ndarray:
     return np.asarray(obs["tokens"])[:length]
 
 
+def grid_shape(info: Mapping) -> tuple[int, int] | None:
+    """The episode's grid (rows, cols) from ``info["shape"]`` (None for an env without it: parse
+    then infers the grid from the coordinates it sees)."""
+    if "shape" not in info:
+        return None
+    rows, cols = np.asarray(info["shape"]).reshape(-1)[:2]
+    return int(rows), int(cols)
+
+
 def info_item(infos, key: str, i: int):
     """``infos[key]`` for sub-env ``i`` of a vector env (dict of arrays or list of dicts)."""
     if isinstance(infos, Mapping):
@@ -96,7 +105,9 @@ class PlannedAgent:
         lengths = np.asarray(obs_batch["length"]).reshape(len(tokens))
         out = np.empty(len(tokens), np.int64)
         for i in range(len(tokens)):
-            info = {k: info_item(infos, k, i) for k in ("action_type", "scheme", "max_grid")}
+            one = infos if isinstance(infos, Mapping) else infos[i]
+            keys = [k for k in ("action_type", "scheme", "max_grid", "shape") if k in one]
+            info = {k: info_item(infos, k, i) for k in keys}
             out[i] = self._act(i, tokens[i, : lengths[i]], info)
         return out
 
@@ -120,7 +131,7 @@ class PlannedAgent:
             raise ValueError("the observation holds no <PATH_START> token: not a TokenMaze prompt")
         k = 2 if scheme == "coords" else 1
         prompt = np.array(seq[: starts[0] + 1 + k])
-        ex = parse(vocab.decode(prompt), scheme=scheme)
+        ex = parse(vocab.decode(prompt), scheme=scheme, shape=grid_shape(info))
         path = self.plan(ex.maze, ex.origin, ex.target, self.rng)
         if not path or tuple(path[0]) != ex.origin:
             raise RuntimeError(

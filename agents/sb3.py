@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.planned import STOP, sequence
+from agents.planned import STOP, grid_shape, sequence
 from maze_env import parse, vocabulary
 from maze_env._graph import DIRECTIONS
 from maze_env.files import write_file
@@ -107,7 +107,11 @@ class SB3Agent:
         if self._pending:
             return self._pending.pop(0)
         seq = sequence(obs)
-        ex = parse(vocabulary(int(info["max_grid"])).decode(seq), scheme=str(info["scheme"]))
+        ex = parse(
+            vocabulary(int(info["max_grid"])).decode(seq),
+            scheme=str(info["scheme"]),
+            shape=grid_shape(info),
+        )
         here, visited, open_cells = ex.path[-1], set(ex.path), ex.maze.neighbors(ex.path[-1])
         mask = np.zeros(5, np.bool_)
         for d, (dr, dc) in enumerate(DIRECTIONS):

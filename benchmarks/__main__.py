@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         help="continue a run in --out: finished cells (cells/*.json) are kept, the rest run",
     )
     run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an unfinished earlier run in --out (a finished one is always replaced "
+        "unless --resume is given)",
+    )
+    run.add_argument(
         "--executor",
         choices=("process", "ray"),
         default="process",
@@ -174,6 +180,7 @@ def cmd_run(args) -> int:
             bar.update(cell.stop - cell.start)
             bar.set_postfix_str(f"{cell.agent.label} @ {cell.condition.name}", refresh=False)
 
+    _clear_earlier_run(args.out, resume=args.resume, overwrite=args.overwrite)
     t0 = time.perf_counter()
     try:
         executor = make_executor(args.executor, args.workers, args.address)
@@ -193,6 +200,7 @@ def cmd_run(args) -> int:
         "workers": args.workers,
         "resumed": bool(args.resume),
         "python": platform.python_version(),
+        "provenance": provenance(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "cell_seconds": {c["key"]: c.get("elapsed_s") for c in results_cells},
     }
@@ -200,6 +208,12 @@ def cmd_run(args) -> int:
     files = write_all(results, results_cells, args.out, gifs=args.gifs)
     for msg in dict.fromkeys(errors):
         print(f"warning: {msg}", file=sys.stderr)
+    per_agent: dict[str, float] = {}
+    for cell, result in zip(cells, results_cells):
+        per_agent[cell.agent.label] = per_agent.get(cell.agent.label, 0.0) + (
+            result.get("elapsed_s") or 0.0
+        )
+    print("cell seconds per agent: " + ", ".join(f"{k} {v:.1f}" for k, v in per_agent.items()))
     print(
         f"wrote {', '.join(files[:3])} and {len(files) - 3} more to {args.out} "
         f"({run['elapsed_s']:.1f} s)"
@@ -245,6 +259,56 @@ def cmd_speed(args) -> int:
         ) from None
     mod.main(args.rest)
     return 0
+
+
+def _clear_earlier_run(out: Path, resume: bool, overwrite: bool) -> None:
+    """Without ``--resume``, remove an earlier run's cells from ``out``: a finished run's
+    (``results.json`` written) always, an unfinished one's only with ``--overwrite``."""
+    cells = out / "cells"
+    if resume or not (cells.is_dir() and any(cells.glob("*.json"))):
+        return
+    if not (overwrite or (out / "results.json").is_file()):
+        raise SystemExit(
+            f"error: {cells} holds the cells of an unfinished run; pass --resume to continue it, "
+            "--overwrite to replace it, or choose another --out"
+        )
+    import shutil
+
+    print(f"replacing the earlier run in {out} (--resume continues one instead)", file=sys.stderr)
+    shutil.rmtree(cells)
+
+
+def provenance() -> dict:
+    """What produced a result: the project's git commit, package versions, the machine."""
+    import os
+    import subprocess
+    from importlib import metadata
+
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*words: str) -> str:
+        done = subprocess.run(["git", "-C", str(root), *words], capture_output=True, text=True,
+                              timeout=10, check=True)  # fmt: skip
+        return done.stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = None, None
+    versions = {}
+    for name in ("tokenmaze", "torch", "numpy", "numba", "gymnasium", "stable-baselines3"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "packages": versions,
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -349,8 +349,8 @@ def _reset(idx, new_conns, origins, targets, optimal, prompts, prompt_lens, conn
 
 @kernel
 def _reset_fused(idx, streams, kind, gparams, o_region, t_region, o_dead, t_dead, min_distance,
-                 special, pad, conns, ints, visited, path, bad, tokens, mask, cell_ids,
-                 number_ids, iparams, outcomes) -> int:  # fmt: skip
+                 max_distance, special, pad, conns, ints, visited, path, bad, tokens, mask,
+                 cell_ids, number_ids, iparams, outcomes) -> int:  # fmt: skip
     """``_reset`` with the maze, endpoints, optimal length and prompt made in the same loop.
 
     The same kernels as ``generate_batch`` (``generate_into``), ``sample_endpoints_batch``
@@ -377,7 +377,7 @@ def _reset_fused(idx, streams, kind, gparams, o_region, t_region, o_dead, t_dead
         allowed_cells(conns[i], o_region, t_region, o_dead, t_dead, o_ok, t_ok)
         state[0] = keys[0, 2]
         origin, target = sample_pair(
-            conns[i], state, o_ok, t_ok, min_distance, dist, queue, order, valid
+            conns[i], state, o_ok, t_ok, min_distance, max_distance, dist, queue, order, valid
         )
         if origin < 0:
             return j
@@ -580,7 +580,8 @@ class Episodes:
         o_region, t_region = spec.region_masks(cfg.shape)
         return (
             *plan, o_region, t_region, spec.origin_dead_end, spec.target_dead_end,
-            spec.min_distance, special_ids(cfg.vocab, cfg.scheme), cfg.vocab.pad_id,
+            spec.min_distance, spec.distance_bound, special_ids(cfg.vocab, cfg.scheme),
+            cfg.vocab.pad_id,
         )  # fmt: skip
 
     def step(self, actions: np.ndarray, active: np.ndarray) -> int:
@@ -615,6 +616,7 @@ class Episodes:
             "action_type": self.config.action_type,
             "scheme": self.config.scheme,
             "max_grid": self.config.max_grid,
+            "shape": np.array(self.config.grid, np.int64),
             "action_mask": self.mask[i].copy(),
             "position": np.array(divmod(int(ints[POS]), cols), np.int64),
             "violations": dict(zip(VIOLATION_KINDS, ints[VIOL:].tolist(), strict=True)),
@@ -654,6 +656,7 @@ class Episodes:
             "action_type": _read_only(np.full(n, cfg.action_type, object)),
             "scheme": _read_only(np.full(n, cfg.scheme, object)),
             "max_grid": _read_only(np.full(n, cfg.max_grid, np.int64)),
+            "shape": _read_only(np.tile(np.array(cfg.grid, np.int64), (n, 1))),
         }
         for key in (*info, "action_mask", "position", "violations", "optimal_length"):
             info[f"_{key}"] = everyone

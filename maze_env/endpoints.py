@@ -77,24 +77,47 @@ def region_mask(spec, shape: Shape) -> np.ndarray:
     return mask
 
 
+MAX_DISTANCE = 2**31 - 1
+
+
+def _is_int(value) -> bool:
+    """An int (numpy ints too), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 @dataclass(frozen=True)
 class EndpointSpec:
     """Constraints on (origin, target).
 
     min_distance: least BFS distance between them (1 = distinct, 0 allows origin == target).
+    max_distance: greatest BFS distance between them (None: no bound) — with ``min_distance``
+    it holds the shortest path's length fixed while the maze grows.
     origin_dead_end / target_dead_end: require a cell of degree 1.
     origin_region / target_region: allowed cells (see ``region_mask``).
     """
 
     min_distance: int = 1
+    max_distance: int | None = None
     origin_dead_end: bool = False
     target_dead_end: bool = False
     origin_region: object = None
     target_region: object = None
 
     def __post_init__(self):
-        if not isinstance(self.min_distance, (int, np.integer)) or self.min_distance < 0:
+        if not _is_int(self.min_distance) or self.min_distance < 0:
             raise ValueError(f"min_distance must be an int >= 0, got {self.min_distance!r}")
+        if self.max_distance is not None and (
+            not _is_int(self.max_distance) or self.max_distance < self.min_distance
+        ):
+            raise ValueError(
+                f"max_distance must be None or an int >= min_distance={self.min_distance}, "
+                f"got {self.max_distance!r}"
+            )
+
+    @property
+    def distance_bound(self) -> int:
+        """``max_distance`` as the kernels take it (no bound: the largest int32)."""
+        return MAX_DISTANCE if self.max_distance is None else int(self.max_distance)
 
     def describe(self) -> str:
         return ", ".join(
@@ -144,7 +167,8 @@ def _allowed_batch(conns, origin_region, target_region, origin_dead_end, target_
 
 
 @kernel
-def sample_pair(conn, state, origin_ok, target_ok, min_distance, dist, queue, order, valid):
+def sample_pair(conn, state, origin_ok, target_ok, min_distance, max_distance, dist, queue, order,
+                valid):  # fmt: skip
     """One maze's flat (origin, target), or (-1, -1) if no pair is valid.
 
     Draws from ``state`` (a SplitMix state); ``dist``, ``queue``, ``order`` and ``valid`` are
@@ -164,7 +188,7 @@ def sample_pair(conn, state, origin_ok, target_ok, min_distance, dist, queue, or
         bfs_distances(conn, order[j], dist, queue)
         v = 0
         for c in range(cells):
-            if target_ok[c] and dist[c] >= min_distance:
+            if target_ok[c] and min_distance <= dist[c] <= max_distance:
                 valid[v] = c
                 v += 1
         if v > 0:
@@ -173,7 +197,7 @@ def sample_pair(conn, state, origin_ok, target_ok, min_distance, dist, queue, or
 
 
 @kernel
-def _sample_pairs(conns, keys, origin_ok, target_ok, min_distance, out) -> int:
+def _sample_pairs(conns, keys, origin_ok, target_ok, min_distance, max_distance, out) -> int:
     """Fill ``out`` (n, 2) with flat origin/target cells; return the first failing index or -1."""
     cells = conns.shape[2] * conns.shape[3]
     dist = np.empty(cells, np.int32)
@@ -184,8 +208,9 @@ def _sample_pairs(conns, keys, origin_ok, target_ok, min_distance, out) -> int:
     for i in range(conns.shape[0]):
         state[0] = keys[i]
         out[i, 0], out[i, 1] = sample_pair(
-            conns[i], state, origin_ok[i], target_ok[i], min_distance, dist, queue, order, valid
-        )
+            conns[i], state, origin_ok[i], target_ok[i], min_distance, max_distance, dist, queue,
+            order, valid,
+        )  # fmt: skip
         if out[i, 0] < 0:
             return i
     return -1
@@ -201,7 +226,9 @@ def sample_endpoints_batch(
     keys = draw_keys(rng, n)
     origin_ok, target_ok = spec.masks(conns)
     out = np.empty((n, 2), np.int64)
-    failed = _sample_pairs(conns, keys, origin_ok, target_ok, spec.min_distance, out)
+    failed = _sample_pairs(
+        conns, keys, origin_ok, target_ok, spec.min_distance, spec.distance_bound, out
+    )
     if failed >= 0:
         raise spec.no_pair(failed)
     origins = np.stack([out[:, 0] // cols, out[:, 0] % cols], 1)

@@ -81,9 +81,11 @@ _SHARED_DOC = """
       so 72 for the 6×6 default).  The limit lives inside the env, as in Minigrid, so it follows
       the ``size`` / ``scheme`` kwargs; registrations set no ``max_episode_steps`` wrapper.
 
-    ``info`` (reset and step): ``action_type``, ``scheme``, ``max_grid``, ``action_mask`` (bool,
-    legal = an open connection to a not-yet-visited cell; stop is legal at the target or when no
-    move is), ``position`` (int64 ``[row, col]``), ``violations`` (kind → count),
+    ``info`` (reset and step): ``action_type``, ``scheme``, ``max_grid``, ``shape`` (int64
+    ``[rows, cols]`` of the grid the tokens name: pass it to ``parse(..., shape=)``, since a
+    ``walls`` prompt, or a maze with isolated border cells, does not show it), ``action_mask``
+    (bool, legal = an open connection to a not-yet-visited cell; stop is legal at the target or
+    when no move is), ``position`` (int64 ``[row, col]``), ``violations`` (kind → count),
     ``optimal_length`` (moves on a shortest path) and, once the episode ends, ``success``.
 
     ## Arguments

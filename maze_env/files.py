@@ -15,12 +15,20 @@ from pathlib import Path
 Writer = Callable[[str], None]  # writes the file's content to the temporary path it is given
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it, then putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_files(writers: dict[Path, Writer], suffix: str = "") -> None:
     """Write every file to a temporary name, then rename them all (in the dict's order).
 
     ``suffix`` ends the temporary names (for writers that pick the format from it).
     """
     temps: dict[Path, str] = {}
+    mode = 0o666 & ~_umask()  # what open() would give a new file (mkstemp makes it 0600)
     try:
         for path, write in writers.items():
             path = Path(path)
@@ -30,6 +38,7 @@ def write_files(writers: dict[Path, Writer], suffix: str = "") -> None:
             temps[path] = tmp
             write(tmp)
         for path, tmp in temps.items():
+            os.chmod(tmp, mode)
             os.replace(tmp, path)
     except BaseException:
         for tmp in temps.values():

@@ -328,3 +328,41 @@ def test_act_batch_drives_the_native_vector_env_across_autoresets():
         if done.any():
             finished += list(infos["success"][done])
     assert len(finished) >= 6 and all(finished)
+
+
+@pytest.mark.parametrize("scheme", ["aotp", "coords", "walls"])
+@pytest.mark.parametrize(
+    ("generator", "kwargs"),
+    [("open_field", {}), ("percolation", {"p": 0.9}), ("rdfs_percolation", {"p": 0.3})],
+)
+def test_agents_read_the_envs_own_maze_under_every_scheme(scheme, generator, kwargs):
+    """The grid shape travels in ``info``: a walls prompt (or isolated border cells) does not
+    show it, and parsing without it gave agents a smaller or edgeless maze."""
+    env = gym.make("TokenMaze-v0", size=6, generator=generator, generator_kwargs=kwargs,
+                   scheme=scheme)  # fmt: skip
+    oracle = agents.make("oracle")
+    for seed in range(25):
+        obs, info = env.reset(seed=seed)
+        assert tuple(info["shape"]) == (6, 6)
+        ex = maze_env.parse(env.unwrapped.tokens, scheme=scheme, shape=tuple(info["shape"]))
+        assert ex.maze == env.unwrapped.maze
+        oracle.reset(obs, info)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
+            done = terminated or truncated
+        assert info["success"], (scheme, generator, seed)
+
+
+def test_oracle_solves_the_reported_walls_episode():
+    env = gym.make("TokenMaze-v0", size=6, generator="rdfs_percolation",
+                   generator_kwargs={"p": 0.3}, scheme="walls")  # fmt: skip
+    obs, info = env.reset(seed=211)
+    oracle = agents.make("oracle")
+    oracle.reset(obs, info)
+    steps = 0
+    done = False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
+        done, steps = terminated or truncated, steps + 1
+    assert info["success"] and steps == info["optimal_length"] + 1  # the moves, then PATH_END

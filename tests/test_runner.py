@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import maze_env
@@ -288,3 +289,21 @@ def test_agent_env_takes_the_agent_vocabulary_for_smaller_mazes():
     assert kept.unwrapped.config.max_grid == 8
     smaller = make_agent_env("TokenMaze-v0", {"size": 8}, 6)
     assert smaller.unwrapped.config.max_grid == 8
+
+
+def test_cli_runs_twice_into_the_same_folder_and_records_provenance(tmp_path):
+    suite = tmp_path / "mine.toml"
+    suite.write_text(TINY)
+    out = tmp_path / "out"
+    args = ["run", "--suite", str(suite), "--agents", "oracle", "--out", str(out), "--gifs", "0"]
+    assert main([*args, "--no-progress"]) == 0
+    first = json.loads((out / "results.json").read_text())
+    assert main([*args, "--no-progress"]) == 0  # a finished run is replaced, not refused
+    second = json.loads((out / "results.json").read_text())
+    assert first["records"] == second["records"]
+    prov = second["run"]["provenance"]
+    assert prov["packages"]["numpy"] == np.__version__ and prov["cpus"] >= 1
+    (out / "results.json").unlink()  # as if the run had been killed before it finished
+    with pytest.raises(SystemExit, match="--overwrite"):
+        main([*args, "--no-progress"])
+    assert main([*args, "--no-progress", "--overwrite"]) == 0

@@ -328,3 +328,36 @@ def test_evaluation_breakdown_bins_lengths_and_sorts_misses():
     assert out["missed"]["violations"]["revisit"] == 1
     assert out["missed"]["violations"]["wall_crossing"] == 1
     assert out["missed"]["violations"]["backtrack"] == 0
+
+
+def test_log_after_a_torn_line_or_an_early_kill_equals_the_uninterrupted_run(tmp_path):
+    straight = Trainer(_config(tmp_path, 6), tmp_path / "a")
+    straight.run(progress=False)
+    expected = (tmp_path / "a" / "log.jsonl").read_text()
+    first = Trainer(_config(tmp_path, 3), tmp_path / "b")
+    first.run(progress=False)
+    with open(tmp_path / "b" / "log.jsonl", "a") as f:
+        f.write('{"step": 4, "loss": 0.1')  # a kill mid-write of the next line
+    resumed = Trainer(_config(tmp_path, 6), tmp_path / "b")
+    resumed.resume()
+    resumed.run(progress=False)
+    early = tmp_path / "c"
+    early.mkdir()
+    (early / "log.jsonl").write_text('{"step": 1, "loss": 9.0}\n{"step": 2, "loss": 9.0}\n')
+    Trainer(_config(tmp_path, 6), early).run(progress=False)  # killed before step 3, rerun
+    for out in ("b", "c"):
+        got = [json.loads(x) for x in (tmp_path / out / "log.jsonl").read_text().splitlines()]
+        want = [json.loads(x) for x in expected.splitlines()]
+        assert [r["step"] for r in got] == [r["step"] for r in want]
+        assert np.allclose([r["loss"] for r in got], [r["loss"] for r in want], atol=1e-6)
+
+
+def test_written_files_honour_the_umask(tmp_path):
+    from maze_env.files import write_text
+
+    old = os.umask(0o022)
+    try:
+        mode = write_text(tmp_path / "x.txt", "hi").stat().st_mode & 0o777
+    finally:
+        os.umask(old)
+    assert mode == 0o644

@@ -10,6 +10,7 @@ masked out and get position 0.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -22,8 +23,38 @@ EVAL_STREAM = 1_000_003  # the held-out set's seed namespace; training streams u
 
 
 @dataclass(frozen=True)
+class MazeSource:
+    """One component of a maze mixture: a generator with its kwargs at one grid shape."""
+
+    generator: str
+    generator_kwargs: dict
+    shape: tuple[int, int]
+    weight: float
+
+
+def _weighted(entry, key: str, what: str) -> tuple[object, float]:
+    """(value, weight) of a mixture entry: a bare value (weight 1) or {key: value, "weight": w}"""
+    if isinstance(entry, dict):
+        unknown = set(entry) - {key, "weight", "kwargs"}
+        if key not in entry or unknown:
+            raise ValueError(f"{what} entry {entry!r}: expected {{{key!r}: ..., 'weight': w}}")
+        weight = entry.get("weight", 1.0)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight <= 0:
+            raise ValueError(f"{what} entry {entry!r}: weight must be a number > 0")
+        return entry[key], float(weight)
+    return entry, 1.0
+
+
+@dataclass(frozen=True)
 class DataConfig:
-    """Which mazes and queries the model trains on (the same words as the env's kwargs)."""
+    """Which mazes and queries the model trains on (the same words as the env's kwargs).
+
+    Mixtures: ``sizes`` (a list of sides ``n`` / shapes ``[R, C]``, or ``{"size": n, "weight":
+    w}`` entries) and ``generators`` (names, or ``{"name": g, "kwargs": {...}, "weight": w}``)
+    replace ``size`` / ``generator`` when given: each maze draws one (size, generator) pair with
+    probability proportional to the product of their weights.  Mazes of several sizes need a
+    ``canvas`` that holds the largest (``offset="random"`` places each maze anywhere in it).
+    """
 
     size: int | tuple[int, int] = 6
     generator: str = "rdfs"
@@ -34,9 +65,50 @@ class DataConfig:
     canvas: int | None = None
     offset: str | None = None
     queries_per_maze: int = 8
+    sizes: list | None = None
+    generators: list | None = None
+
+    def __post_init__(self):
+        sources = self.sources()
+        shapes = {s.shape for s in sources}
+        if len(shapes) > 1 and self.canvas is None:
+            raise ValueError(
+                f"data.sizes mixes shapes {sorted(shapes)}: give data.canvas (at least "
+                f"{max(max(s) for s in shapes)}) so every maze shares one grid"
+            )
+        side = self.canvas if self.canvas is not None else max(max(s) for s in shapes)
+        if side > self.max_grid:
+            raise ValueError(
+                f"data.max_grid={self.max_grid} is smaller than the grid ({side}): the "
+                "vocabulary must name every cell"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def is_mixture(self) -> bool:
+        return self.sizes is not None or self.generators is not None
+
+    def sources(self) -> list[MazeSource]:
+        """The (generator, kwargs, shape, weight) components the mazes are drawn from."""
+        sizes = [(self.size, 1.0)] if self.sizes is None else [
+            _weighted(e, "size", "data.sizes") for e in self.sizes
+        ]  # fmt: skip
+        gens = [((self.generator, self.generator_kwargs), 1.0)]
+        if self.generators is not None:
+            gens = []
+            for e in self.generators:
+                name, w = _weighted(e, "name", "data.generators")
+                kwargs = e.get("kwargs", {}) if isinstance(e, dict) else {}
+                gens.append(((name, dict(kwargs)), w))
+        if not sizes or not gens:
+            raise ValueError("data.sizes and data.generators must not be empty lists")
+        return [
+            MazeSource(name, kwargs, maze_env.normalize_shape(size, "data.sizes"), ws * wg)
+            for size, ws in sizes
+            for (name, kwargs), wg in gens
+        ]
 
     @property
     def vocab(self) -> maze_env.Vocabulary:
@@ -65,11 +137,28 @@ class Problems:
 
 
 def draw_mazes(cfg: DataConfig, n_mazes: int, rng: np.random.Generator) -> np.ndarray:
-    """The first draw from ``rng`` of every problem batch: ``n_mazes`` mazes' connections."""
-    return maze_env.generate_batch(
-        cfg.generator, cfg.size, n_mazes, rng,
-        canvas=cfg.canvas, offset=cfg.offset, **cfg.generator_kwargs,
-    )  # fmt: skip
+    """The first draw from ``rng`` of every problem batch: ``n_mazes`` mazes' connections.
+
+    A mixture first draws each maze's component, then each component's mazes in one batch."""
+    if not cfg.is_mixture:
+        return maze_env.generate_batch(
+            cfg.generator, cfg.size, n_mazes, rng,
+            canvas=cfg.canvas, offset=cfg.offset, **cfg.generator_kwargs,
+        )  # fmt: skip
+    sources = cfg.sources()
+    weights = np.array([s.weight for s in sources])
+    which = rng.choice(len(sources), size=n_mazes, p=weights / weights.sum())
+    canvas = cfg.canvas if cfg.canvas is not None else sources[0].shape
+    grid = maze_env.normalize_shape(canvas, "data.canvas")
+    conns = np.zeros((n_mazes, 2, *grid), np.bool_)
+    for k, src in enumerate(sources):
+        idx = np.flatnonzero(which == k)
+        if idx.size:
+            conns[idx] = maze_env.generate_batch(
+                src.generator, src.shape, idx.size, rng,
+                canvas=canvas, offset=cfg.offset, **src.generator_kwargs,
+            )  # fmt: skip
+    return conns
 
 
 def sample_problems(
@@ -182,6 +271,24 @@ def pack(
         owner, torch.from_numpy(query), torch.from_numpy(query_pos),
         torch.cat([shared, own], 2)[:, None], torch.from_numpy(labels),
     )  # fmt: skip
+
+
+def randomize_positions(batch: Batch, rng: np.random.Generator, max_position: int) -> Batch:
+    """The same batch with each maze's position ids ``0, 1, 2, ...`` replaced by a sorted random
+    subset of ``[0, max_position)`` (one subset per maze, shared by its prefix and its queries,
+    so a query still sees what it would see as a plain sequence with those ids)."""
+    m, lp = batch.prefix.shape
+    need = lp + batch.queries.shape[1]
+    if need > max_position:
+        raise ValueError(f"sequences of {need} tokens do not fit max_position={max_position}")
+    table = np.sort(rng.random((m, max_position)).argsort(1)[:, :need], axis=1)
+    table = torch.from_numpy(table)
+    owner = batch.query_prefix
+    return dataclasses.replace(
+        batch,
+        prefix_positions=table.gather(1, batch.prefix_positions),
+        query_positions=table[owner].gather(1, batch.query_positions),
+    )
 
 
 def split_sequences(ids: np.ndarray, lengths: np.ndarray, vocab: maze_env.Vocabulary):

@@ -60,6 +60,8 @@ def generate(
     model.eval()
     dev = model.W_E.device  # the model runs there; the bookkeeping below stays on the CPU
     tokens, positions, real = left_pad(prompts, pad)
+    stride = model.cfg.position_stride(tokens.shape[1] + max_new)
+    positions = positions * stride
     b = tokens.shape[0]
     out = torch.full((b, max_new), pad, dtype=torch.long)
     done = torch.zeros(b, dtype=torch.bool)
@@ -74,7 +76,7 @@ def generate(
         done |= nxt == stop_token
         if bool(done.all()) or step == max_new - 1:
             break
-        positions = torch.cat([positions, positions[:, -1:] + 1], 1)
+        positions = torch.cat([positions, positions[:, -1:] + stride], 1)
         real = torch.cat([real, torch.ones(b, 1, dtype=torch.bool)], 1)
         tokens = torch.cat([tokens, nxt[:, None]], 1)
         if use_cache:

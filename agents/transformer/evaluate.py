@@ -91,6 +91,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--generator", default=None, help="override the training generator")
     parser.add_argument("--p", type=float, default=None, help="generator kwarg p (percolation)")
     parser.add_argument(
+        "--size", type=int, default=None,
+        help="maze side to score (default: the training sizes); a canvas-trained model plays "
+        "it at random offsets in its canvas",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-distance", type=int, default=None,
+        help="longest shortest path of the held-out problems (fixes path length as size grows)",
+    )  # fmt: skip
+    parser.add_argument(
         "--check-overlap",
         action="store_true",
         help="replay the checkpoint's training stream and count held-out mazes it contains",
@@ -108,6 +117,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.generator is not None:
         kwargs = {} if args.p is None else {"p": args.p}
         data = dataclasses.replace(data, generator=args.generator, generator_kwargs=kwargs)
+    if args.size is not None:
+        data = dataclasses.replace(data, size=args.size, sizes=None, generators=None)
+        if data.canvas is None and args.size != data.max_grid:
+            data = dataclasses.replace(data, canvas=data.max_grid, offset="random")
+    if args.max_distance is not None:
+        data = dataclasses.replace(
+            data, endpoints={**data.endpoints, "max_distance": args.max_distance}
+        )
     held_out = eval_set(data, args.n, seed=args.seed)
     scores = evaluate(model, data, held_out, detail=args.breakdown)
     if args.check_overlap:
@@ -119,4 +136,5 @@ def main(argv: list[str] | None = None) -> None:
             exclude=run_held_out,
         )  # fmt: skip
         scores["mazes_also_in_training"] = len(held_out.hashes & seen)
-    print(json.dumps({"generator": data.generator, **data.generator_kwargs, **scores}))
+    print(json.dumps({"generator": data.generator, **data.generator_kwargs, "size": data.size,
+                      "max_distance": args.max_distance, **scores}))  # fmt: skip

@@ -20,12 +20,15 @@ from torch import nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
-POSITIONAL = ("learned", "rotary", "none")
+POSITIONAL = ("learned", "rotary", "none", "randomized")
 
 
 @dataclass(frozen=True)
 class GPTConfig:
-    """Model shape. ``positional``: learned absolute, rotary, or none (causal mask only)."""
+    """Model shape. ``positional``: learned absolute, rotary, none (causal mask only), or
+    randomized: rotary over position ids that training draws as a sorted random subset of
+    ``[0, max_position)`` (Ruoss et al. 2023), so relative distances up to ``max_position`` are
+    seen on short sequences; decoding spaces positions evenly (``position_stride``)."""
 
     vocab_size: int
     d_model: int = 128
@@ -35,13 +38,15 @@ class GPTConfig:
     n_ctx: int = 512
     positional: str = "rotary"
     rotary_base: float = 10000.0
+    max_position: int = 2048
 
     def __post_init__(self):
         if self.positional not in POSITIONAL:
             raise ValueError(f"positional must be one of {POSITIONAL}, got {self.positional!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "n_ctx"):
+        for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "n_ctx",
+                     "max_position"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
@@ -51,6 +56,14 @@ class GPTConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def position_stride(self, length: int) -> int:
+        """Gap between the position ids of consecutive tokens when decoding a sequence of at most
+        ``length`` tokens: 1, or for randomized positions the even spacing of ``length`` ids
+        over ``[0, max_position)`` (the mean of training's random subsets)."""
+        if self.positional != "randomized":
+            return 1
+        return max(1, self.max_position // max(1, length))
 
 
 def rotary_tables(
@@ -223,7 +236,7 @@ class GPT(HookedRootModule):
         rotary = None
         if self.cfg.positional == "learned":
             x = x + self.hook_pos_embed(self.W_pos[positions])
-        elif self.cfg.positional == "rotary":
+        elif self.cfg.positional in ("rotary", "randomized"):
             rotary = rotary_tables(positions, self.cfg.d_head, self.cfg.rotary_base)
         cache = []
         for i, block in enumerate(self.blocks):

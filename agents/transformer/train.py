@@ -37,7 +37,7 @@ from agents.transformer.checkpoint import (
     restore_optimizer,
     save_model,
 )
-from agents.transformer.data import DataConfig, eval_set, training_batch
+from agents.transformer.data import DataConfig, eval_set, randomize_positions, training_batch
 from agents.transformer.evaluate import evaluate
 from agents.transformer.model import GPT, GPTConfig
 from maze_env.files import write_text
@@ -242,9 +242,14 @@ class Trainer:
     def _truncate_log(self) -> None:
         log = self.out / "log.jsonl"
         if log.exists():
-            keep = [
-                ln for ln in log.read_text().splitlines() if json.loads(ln)["step"] <= self.step
-            ]
+            keep = []
+            for ln in log.read_text().splitlines():
+                try:
+                    record = json.loads(ln)
+                except json.JSONDecodeError:  # a line torn by a kill mid-write: never checkpointed
+                    break
+                if record["step"] <= self.step:
+                    keep.append(ln)
             write_text(log, "".join(ln + "\n" for ln in keep))
 
     def log(self, record: dict) -> None:
@@ -259,6 +264,8 @@ class Trainer:
             self.data, cfg.batch_mazes, rng, exclude=self.held_out.hashes
         )
         self.replaced += replaced
+        if self.model.cfg.positional == "randomized":
+            batch = randomize_positions(batch, rng, self.model.cfg.max_position)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(cfg, self.step)
         self.model.train()
@@ -274,6 +281,8 @@ class Trainer:
     def run(self, progress: bool = True) -> dict:
         cfg = self.cfg
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.step == 0:  # a run killed before its first checkpoint leaves no lines to keep
+            (self.out / "log.jsonl").unlink(missing_ok=True)
         bar = tqdm(
             total=cfg.steps,
             initial=self.step,
