@@ -232,8 +232,19 @@ def write_json_atomic(path: Path, data, indent: int | None = None) -> None:
     write_text(path, json.dumps(data, indent=indent, allow_nan=True))
 
 
+def _complete(cell: Cell, data: dict) -> bool:
+    """Whether a stored cell holds exactly the episodes its plan names (index and seed)."""
+    want = [(i, episode_seed(cell.condition.seed, i)) for i in range(cell.start, cell.stop)]
+    episodes = data.get("episodes")
+    if not isinstance(episodes, list):
+        return False
+    got = [(e.get("index"), e.get("seed")) for e in episodes if isinstance(e, dict)]
+    return got == want
+
+
 def load_done(cells_dir: Path, cells: list[Cell]) -> dict[str, dict]:
-    """Finished, error-free cells of this plan already on disk (unreadable files are redone)."""
+    """Finished, error-free cells of this plan already on disk: the right key, and one episode for
+    each of the cell's seeds, in order (unreadable, partial or altered files are redone)."""
     done = {}
     for cell in cells:
         path = cells_dir / f"{cell.key}.json"
@@ -241,7 +252,7 @@ def load_done(cells_dir: Path, cells: list[Cell]) -> dict[str, dict]:
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if data.get("error") is None and data.get("key") == cell.key:
+        if data.get("error") is None and data.get("key") == cell.key and _complete(cell, data):
             done[cell.key] = data
     return done
 

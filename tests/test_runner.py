@@ -307,3 +307,20 @@ def test_cli_runs_twice_into_the_same_folder_and_records_provenance(tmp_path):
     with pytest.raises(SystemExit, match="--overwrite"):
         main([*args, "--no-progress"])
     assert main([*args, "--no-progress", "--overwrite"]) == 0
+
+
+def test_resume_redoes_a_cell_with_missing_or_altered_episodes(tiny, tmp_path):
+    cells = plan_cells(tiny, AGENTS[:1])
+    first = run_cells(cells, tmp_path)
+    path = tmp_path / "cells" / f"{cells[0].key}.json"
+    data = json.loads(path.read_text())
+    data["episodes"] = data["episodes"][:-1]  # valid JSON, right key, one episode short
+    path.write_text(json.dumps(data))
+    other = tmp_path / "cells" / f"{cells[1].key}.json"
+    data = json.loads(other.read_text())
+    data["episodes"][0]["seed"] += 1  # an episode that is not the plan's
+    other.write_text(json.dumps(data))
+    again = run_cells(cells, tmp_path, resume=True)
+    assert [len(c["episodes"]) for c in again] == [len(c["episodes"]) for c in first]
+    assert again[0]["episodes"] == first[0]["episodes"]
+    assert again[1]["episodes"] == first[1]["episodes"]

@@ -2,21 +2,25 @@
 
 import sys
 
+VERBS = {
+    "train": ("agents.transformer.train", "train a model from a JSON config (resumable)"),
+    "export": ("agents.transformer.export", "copy a run's weights and config to a model folder"),
+    "evaluate": ("agents.transformer.evaluate", "score a checkpoint on held-out mazes (JSON)"),
+}
+
 
 def main() -> None:
-    verbs = {
-        "train": "agents.transformer.train",
-        "export": "agents.transformer.export",
-        "evaluate": "agents.transformer.evaluate",
-    }
-    if len(sys.argv) < 2 or sys.argv[1] not in verbs:
-        print(
-            f"usage: python -m agents.transformer {{{','.join(verbs)}}} [--help]", file=sys.stderr
-        )
-        raise SystemExit(2)
+    verb = sys.argv[1] if len(sys.argv) > 1 else None
+    if verb not in VERBS:
+        lines = [f"usage: python -m agents.transformer {{{','.join(VERBS)}}} [--help]", ""]
+        lines += [f"  {name:9s} {text}" for name, (_, text) in VERBS.items()]
+        lines += ["", "Each verb's --help lists its options."]
+        asked = verb in ("-h", "--help")
+        print("\n".join(lines), file=sys.stdout if asked else sys.stderr)
+        raise SystemExit(0 if asked else 2)
     import importlib
 
-    importlib.import_module(verbs[sys.argv[1]]).main(sys.argv[2:])
+    importlib.import_module(VERBS[verb][0]).main(sys.argv[2:])
 
 
 if __name__ == "__main__":
