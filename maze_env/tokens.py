@@ -59,6 +59,9 @@ def check_scheme(scheme: str) -> str:
     return scheme
 
 
+MAX_GRID = 255  # the largest vocabulary whose ids fit the env's uint16 observations
+
+
 class Vocabulary:
     """Every token for grids up to ``max_grid`` × ``max_grid``.
 
@@ -67,8 +70,15 @@ class Vocabulary:
     """
 
     def __init__(self, max_grid: int = 16):
-        if not isinstance(max_grid, (int, np.integer)) or max_grid < 1:
-            raise ValueError(f"max_grid must be an int >= 1, got {max_grid!r}")
+        if (
+            not isinstance(max_grid, (int, np.integer))
+            or isinstance(max_grid, (bool, np.bool_))
+            or not 1 <= max_grid <= MAX_GRID
+        ):
+            raise ValueError(
+                f"max_grid must be an int in [1, {MAX_GRID}] (token ids must fit uint16), "
+                f"got {max_grid!r}"
+            )
         self.max_grid = int(max_grid)
         tokens = list(SPECIAL_TOKENS)
         self.coord_ids = np.empty((max_grid, max_grid), np.int32)
@@ -76,11 +86,10 @@ class Vocabulary:
         for n in range(max_grid):
             self.number_ids[n] = len(tokens)
             tokens.append(str(n))
-            for r in range(n + 1):
-                for c in range(n + 1):
-                    if max(r, c) == n:
-                        self.coord_ids[r, c] = len(tokens)
-                        tokens.append(coord_token(r, c))
+            shell = [(r, n) for r in range(n)] + [(n, c) for c in range(n + 1)]  # row-major
+            for r, c in shell:
+                self.coord_ids[r, c] = len(tokens)
+                tokens.append(coord_token(r, c))
         self.tokens: tuple[str, ...] = tuple(tokens)
         self.index = {t: i for i, t in enumerate(tokens)}
         self._lookup = np.array(tokens, dtype=object)

@@ -309,3 +309,16 @@ def test_malformed_sequences_raise_only_token_error(tokens, scheme, shape):
     rows, cols = ex.maze.shape
     for r, c in [ex.origin, ex.target, *(ex.path or [])]:
         assert 0 <= r < rows and 0 <= c < cols
+
+
+def test_vocabulary_construction_is_linear_and_bounded():
+    big = maze_env.Vocabulary(maze_env.tokens.MAX_GRID)
+    assert len(big) < 2**16  # ids fit the env's uint16 observations
+    small = maze_env.Vocabulary(7)
+    assert big.tokens[: len(small)] == small.tokens  # prefix-ordered
+    assert [t for t in small.tokens if t.startswith("(")][:5] == [
+        "(0,0)", "(0,1)", "(1,0)", "(1,1)", "(0,2)",
+    ]  # fmt: skip
+    for bad in (0, maze_env.tokens.MAX_GRID + 1, True, 2.0):
+        with pytest.raises(ValueError, match="max_grid"):
+            maze_env.Vocabulary(bad)
