@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.planned import PlannedAgent, erase_loops, open_unvisited
-from maze_env import Coord, Maze
-from maze_env._graph import DIRECTIONS
+from maze_env import DIRECTIONS, Coord, Maze
 
 _CLOCKWISE = (0, 3, 1, 2)  # N, E, S, W as indices into DIRECTIONS
 

@@ -16,9 +16,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from maze_env import Coord, Maze, parse, vocabulary
-from maze_env._graph import DIRECTIONS
-from maze_env._rng import as_generator
+from maze_env import DIRECTIONS, Coord, Maze, as_generator, parse, vocabulary
 from maze_env.tokens import PATH_END, PATH_START
 
 STOP = 4

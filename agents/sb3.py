@@ -29,8 +29,7 @@ import torch
 from torch import nn
 
 from agents.planned import STOP, grid_shape, sequence
-from maze_env import parse, vocabulary
-from maze_env._graph import DIRECTIONS
+from maze_env import DIRECTIONS, parse, vocabulary
 from maze_env.files import write_file
 from maze_env.tokens import PATH_END, PATH_START
 

@@ -4,7 +4,8 @@ Public API (see README.md): ``Maze``, ``generate``, ``generate_batch``, ``regist
 ``sample_endpoints``, ``EndpointSpec``, ``tokenize``, ``parse``, ``TokenError``, ``Vocabulary``.
 """
 
-from maze_env._graph import solve_batch
+from maze_env._graph import DIRECTIONS, solve_batch
+from maze_env._rng import as_generator
 from maze_env.endpoints import (
     EndpointSpec,
     NoValidEndpoints,
@@ -26,6 +27,7 @@ from maze_env.tokens import (
 )
 
 __all__ = [
+    "DIRECTIONS",
     "GENERATORS",
     "SCHEMES",
     "Coord",
@@ -36,6 +38,7 @@ __all__ = [
     "Shape",
     "TokenError",
     "Vocabulary",
+    "as_generator",
     "encode_batch",
     "generate",
     "generate_batch",
