@@ -20,7 +20,7 @@ import numpy as np
 from maze_env._graph import bfs_distances, degrees
 from maze_env._jit import kernel
 from maze_env._rng import as_generator, draw_keys, randbelow
-from maze_env.maze import Coord, Maze, Shape
+from maze_env.maze import Coord, Maze, Shape, is_int
 
 QUADRANTS = ("NW", "NE", "SW", "SE")
 
@@ -80,11 +80,6 @@ def region_mask(spec, shape: Shape) -> np.ndarray:
 MAX_DISTANCE = 2**31 - 1
 
 
-def _is_int(value) -> bool:
-    """An int (numpy ints too), not a bool."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 @dataclass(frozen=True)
 class EndpointSpec:
     """Constraints on (origin, target).
@@ -104,10 +99,10 @@ class EndpointSpec:
     target_region: object = None
 
     def __post_init__(self):
-        if not _is_int(self.min_distance) or self.min_distance < 0:
+        if not is_int(self.min_distance) or self.min_distance < 0:
             raise ValueError(f"min_distance must be an int >= 0, got {self.min_distance!r}")
         if self.max_distance is not None and (
-            not _is_int(self.max_distance) or self.max_distance < self.min_distance
+            not is_int(self.max_distance) or self.max_distance < self.min_distance
         ):
             raise ValueError(
                 f"max_distance must be None or an int >= min_distance={self.min_distance}, "

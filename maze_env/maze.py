@@ -14,9 +14,14 @@ Coord = tuple[int, int]
 Shape = tuple[int, int]
 
 
+def is_int(value) -> bool:
+    """An int (numpy ints too) that is not a bool: how every kwarg check reads "an int"."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 def normalize_shape(shape, what: str = "shape") -> Shape:
     """``6`` or ``(6, 6)`` → ``(6, 6)``; anything else raises a ValueError naming ``what``."""
-    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+    if is_int(shape):
         shape = (int(shape), int(shape))
     try:
         rows, cols = (int(x) for x in shape)

@@ -21,7 +21,7 @@ import numpy as np
 
 from maze_env._jit import kernel
 from maze_env._rng import as_generator, draw_keys, randbelow, shuffle_pairs
-from maze_env.maze import Coord, Maze, Shape, normalize_shape
+from maze_env.maze import Coord, Maze, Shape, is_int, normalize_shape
 
 PAD, ADJ_START, ADJ_END = "<PADDING>", "<ADJLIST_START>", "<ADJLIST_END>"
 ORIGIN_START, ORIGIN_END = "<ORIGIN_START>", "<ORIGIN_END>"
@@ -70,11 +70,7 @@ class Vocabulary:
     """
 
     def __init__(self, max_grid: int = 16):
-        if (
-            not isinstance(max_grid, (int, np.integer))
-            or isinstance(max_grid, (bool, np.bool_))
-            or not 1 <= max_grid <= MAX_GRID
-        ):
+        if not is_int(max_grid) or not 1 <= max_grid <= MAX_GRID:
             raise ValueError(
                 f"max_grid must be an int in [1, {MAX_GRID}] (token ids must fit uint16), "
                 f"got {max_grid!r}"

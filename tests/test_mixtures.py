@@ -66,6 +66,8 @@ def test_mixture_config_errors_name_the_problem():
         DataConfig(sizes=[3, 6], canvas=6, max_grid=4)
     with pytest.raises(ValueError, match="weight"):
         DataConfig(sizes=[{"size": 3, "weight": 0}], max_grid=3)
+    with pytest.raises(ValueError, match=r"data\.sizes entry"):
+        DataConfig(sizes=[{"size": 3, "kwargs": {"p": 0.1}}], max_grid=3)  # kwargs: generators
 
 
 def test_small_maze_at_random_offset_tokenizes_inside_the_canvas_vocabulary():

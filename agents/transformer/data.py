@@ -32,10 +32,11 @@ class MazeSource:
     weight: float
 
 
-def _weighted(entry, key: str, what: str) -> tuple[object, float]:
-    """(value, weight) of a mixture entry: a bare value (weight 1) or {key: value, "weight": w}"""
+def _weighted(entry, key: str, what: str, extra: tuple[str, ...] = ()) -> tuple[object, float]:
+    """(value, weight) of a mixture entry: a bare value (weight 1) or {key: value, "weight": w}
+    (plus the ``extra`` keys the caller reads)"""
     if isinstance(entry, dict):
-        unknown = set(entry) - {key, "weight", "kwargs"}
+        unknown = set(entry) - {key, "weight", *extra}
         if key not in entry or unknown:
             raise ValueError(f"{what} entry {entry!r}: expected {{{key!r}: ..., 'weight': w}}")
         weight = entry.get("weight", 1.0)
@@ -99,7 +100,7 @@ class DataConfig:
         if self.generators is not None:
             gens = []
             for e in self.generators:
-                name, w = _weighted(e, "name", "data.generators")
+                name, w = _weighted(e, "name", "data.generators", extra=("kwargs",))
                 kwargs = e.get("kwargs", {}) if isinstance(e, dict) else {}
                 gens.append(((name, dict(kwargs)), w))
         if not sizes or not gens:
