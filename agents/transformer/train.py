@@ -40,6 +40,8 @@ from agents.transformer.checkpoint import (
 from agents.transformer.data import DataConfig, eval_set, randomize_positions, training_batch
 from agents.transformer.evaluate import evaluate
 from agents.transformer.model import GPT, GPTConfig
+from agents.transformer.policy import resolve_checkpoint
+from agents.transformer.warm_start import warm_start
 from maze_env.files import write_text
 
 
@@ -84,6 +86,9 @@ class TrainConfig:
     """torch intra-op threads (0: torch's default)"""
     device: str = "cpu"
     """torch device to train on: "cpu", or "cuda" on a GPU machine (checkpoints load anywhere)"""
+    init_from: str | None = None
+    """warm start: a model directory or shipped model name whose weights initialise the run
+    (same shape; its vocabulary a prefix of the run's, so max_grid may grow; see warm_start.py)"""
 
     def __post_init__(self):
         points = self.lr_points
@@ -176,7 +181,13 @@ class Trainer:
             ) from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {cfg.device!r}: this machine has no CUDA GPU; use 'cpu'")
-        self.model = GPT(cfg.model_config(), seed=cfg.seed).to(self.device)
+        self.model = GPT(cfg.model_config(), seed=cfg.seed)
+        self.init_from = (
+            warm_start(self.model, self.data, resolve_checkpoint(cfg.init_from))
+            if cfg.init_from
+            else None
+        )
+        self.model.to(self.device)
         self.optimizer = make_optimizer(self.model, cfg)
         self.step = 0
         self.paths_seen = 0
@@ -194,6 +205,8 @@ class Trainer:
             "held_out": self.last_eval,
             "training_mazes_replaced_for_overlap": self.replaced,
         }
+        if self.init_from:
+            summary["init_from"] = self.init_from
         tensors, rest = optimizer_tensors(self.optimizer)
         save_model(
             self.out,
@@ -237,6 +250,7 @@ class Trainer:
         self.elapsed = summary["train_seconds"]
         self.replaced = summary["training_mazes_replaced_for_overlap"]
         self.last_eval = summary["held_out"]
+        self.init_from = summary.get("init_from")
         self._truncate_log()
 
     def _truncate_log(self) -> None:
