@@ -172,13 +172,11 @@ def agent_env_kwargs(env_id: str, env_kwargs: dict, agent_max_grid: int | None) 
     own, so a move off the maze is a token the env records as a violation, not an id outside
     the env's action space.  An explicit ``max_grid`` in the condition is kept.
     """
-    import gymnasium as gym
+    import maze_env
 
     if agent_max_grid is None or "max_grid" in env_kwargs:
         return env_kwargs
-    probe = gym.make(env_id, **env_kwargs)  # the env's own default max_grid for this maze
-    default = probe.unwrapped.config.max_grid
-    probe.close()
+    default = maze_env.EnvConfig(**env_kwargs).max_grid  # the env's own default for this maze
     return env_kwargs if agent_max_grid <= default else {**env_kwargs, "max_grid": agent_max_grid}
 
 

@@ -1,11 +1,13 @@
 """TokenMaze: mazes as token sequences and Gymnasium environments.
 
 Public API (see README.md): ``Maze``, ``generate``, ``generate_batch``, ``register_generator``,
-``sample_endpoints``, ``EndpointSpec``, ``tokenize``, ``parse``, ``TokenError``, ``Vocabulary``.
+``sample_endpoints``, ``EndpointSpec``, ``tokenize``, ``parse``, ``TokenError``, ``Vocabulary``,
+``EnvConfig`` (the env configuration), ``Move`` (the move envs' action codes).
 """
 
 from maze_env._graph import DIRECTIONS, solve_batch
 from maze_env._rng import as_generator
+from maze_env.config import EnvConfig
 from maze_env.endpoints import (
     EndpointSpec,
     NoValidEndpoints,
@@ -15,6 +17,7 @@ from maze_env.endpoints import (
 )
 from maze_env.generators import GENERATORS, generate, generate_batch, register_generator
 from maze_env.maze import Coord, Maze, Shape, normalize_shape
+from maze_env.moves import Move
 from maze_env.tokens import (
     SCHEMES,
     Example,
@@ -32,8 +35,10 @@ __all__ = [
     "SCHEMES",
     "Coord",
     "EndpointSpec",
+    "EnvConfig",
     "Example",
     "Maze",
+    "Move",
     "NoValidEndpoints",
     "Shape",
     "TokenError",

@@ -12,8 +12,7 @@ The single envs are ``Episodes`` of size 1.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -23,35 +22,32 @@ from gymnasium import spaces
 from maze_env._graph import is_open, solve_batch
 from maze_env._jit import kernel
 from maze_env._rng import KeyBlock, draw_stream_keys, stream_seed
+from maze_env.config import ACTION_TYPES, EnvConfig
 from maze_env.endpoints import (
-    EndpointSpec,
     allowed_cells,
     sample_endpoints_batch,
     sample_pair,
 )
-from maze_env.generators import GENERATORS, generate_batch, generate_into, kernel_plan
-from maze_env.maze import Coord, Maze, Shape, normalize_shape
+from maze_env.generators import generate_batch, generate_into, kernel_plan
+from maze_env.maze import Coord, Maze, Shape
+from maze_env.moves import Move
 from maze_env.tokens import (
     PATH_END,
-    SCHEMES,
     Vocabulary,
     encode_batch,
     encode_into,
     special_ids,
-    vocabulary,
 )
 
 KEYS_PER_RESET = 4  # per episode: maze (2: shape, offset), endpoints (1), edge shuffle (1)
 VIOLATION_KINDS = ("non_adjacent_jump", "wall_crossing", "backtrack", "revisit", "invalid_token")
-ACTION_TYPES = ("token", "move")
-INVALID_ACTIONS = ("record", "terminate")
-MOVE_NAMES = ("north", "south", "west", "east", "stop")
 
 # columns of the int state matrix (n, N_INT)
 POS, PREV, PENDING, STEPS, PATH_LEN, LENGTH, ORIGIN, TARGET, OPTIMAL, SUCCESS = range(10)
 VIOL = 10  # VIOL + kind index, one column per violation kind
 N_INT = VIOL + len(VIOLATION_KINDS)
 _JUMP, _WALL, _BACK, _REVISIT, _INVALID = range(5)
+_STOP_MOVE = int(Move.STOP)  # a plain int constant for the kernels
 _DR = np.array([-1, 1, 0, 0], np.int64)
 _DC = np.array([0, 0, -1, 1], np.int64)
 
@@ -61,50 +57,39 @@ _DC = np.array([0, 0, -1, 1], np.int64)
 
 @dataclass(frozen=True)
 class Config:
-    """A validated env configuration (build it with ``make_config``)."""
+    """An ``EnvConfig`` bound to an action type: what ``Episodes`` and the spaces read."""
 
+    env: EnvConfig
     action_type: str
-    shape: Shape
-    generator: str
-    generator_kwargs: dict[str, Any]
-    endpoints: EndpointSpec
-    scheme: str
-    max_grid: int
-    canvas: Shape | None
-    offset: Any
-    max_steps: int
-    success_reward: float
-    step_cost: float
-    violation_penalty: float
-    invalid_action: str
-    vocab: Vocabulary = field(repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.action_type not in ACTION_TYPES:
+            raise ValueError(f"action_type must be one of {ACTION_TYPES}, got {self.action_type!r}")
+
+    def __getattr__(self, name: str):  # the EnvConfig's fields and answers
+        if name == "env":
+            raise AttributeError(name)
+        return getattr(self.env, name)
 
     @property
-    def grid(self) -> Shape:
-        """The lattice the maze lives in: the canvas if any, else the maze shape."""
-        return self.canvas or self.shape
+    def shape(self) -> Shape:
+        return self.env.size
 
-    @property
-    def tokens_per_cell(self) -> int:
-        return 2 if self.scheme == "coords" else 1
+    @cached_property
+    def max_steps(self) -> int:
+        return self.env.steps_limit(self.action_type)
+
+    @cached_property
+    def max_len(self) -> int:
+        return self.env.obs_length(self.action_type)
+
+    @cached_property
+    def vocab(self) -> Vocabulary:
+        return self.env.vocab
 
     @property
     def n_actions(self) -> int:
-        return len(MOVE_NAMES) if self.action_type == "move" else len(self.vocab)
-
-    @property
-    def max_len(self) -> int:
-        """Observation width: the longest prompt this config can make, the origin, then every
-        step.  The prompt lists at most every lattice edge of the grid, and an acyclic generator's
-        maze (a tree or forest) at most cells - 1 open ones."""
-        rows, cols = self.grid
-        k = self.tokens_per_cell
-        max_edges = rows * (cols - 1) + cols * (rows - 1)
-        if GENERATORS[self.generator].acyclic and self.scheme != "walls":
-            max_edges = min(max_edges, self.shape[0] * self.shape[1] - 1)
-        prompt = 2 + max_edges * (2 * k + 2) + 2 * (k + 2) + 1
-        per_step = k if self.action_type == "move" else 1
-        return prompt + k + self.max_steps * per_step
+        return len(Move) if self.action_type == "move" else len(self.vocab)
 
     @property
     def token_dtype(self) -> type[np.unsignedinteger]:
@@ -126,100 +111,23 @@ class Config:
         return spaces.Discrete(self.n_actions)
 
 
-def _number(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
-def _endpoint_spec(endpoints) -> EndpointSpec:
-    if endpoints is None:
-        return EndpointSpec()
-    if isinstance(endpoints, EndpointSpec):
-        return endpoints
-    if isinstance(endpoints, dict):
-        try:
-            return EndpointSpec(**endpoints)
-        except TypeError as err:
-            raise TypeError(f"endpoints: {err}") from None
-        except ValueError as err:
-            raise ValueError(f"endpoints: {err}") from None
-    raise TypeError(f"endpoints must be None, an EndpointSpec or a dict, got {endpoints!r}")
-
-
-def make_config(
-    action_type: str,
-    size=6,
-    generator: str = "rdfs",
-    generator_kwargs: dict | None = None,
-    endpoints=None,
-    scheme: str = "aotp",
-    max_grid: int | None = None,
-    canvas=None,
-    offset=None,
-    max_steps: int | None = None,
-    success_reward: float = 1.0,
-    step_cost: float = 0.01,
-    violation_penalty: float = 0.1,
-    invalid_action: str = "record",
-) -> Config:
-    """Validate the env kwargs; a bad value raises an error that names its kwarg."""
-    if action_type not in ACTION_TYPES:
-        raise ValueError(f"action_type must be one of {ACTION_TYPES}, got {action_type!r}")
-    shape = normalize_shape(size, "size")
-    canvas = None if canvas is None else normalize_shape(canvas, "canvas")
-    if generator_kwargs is not None and not isinstance(generator_kwargs, dict):
-        raise TypeError(f"generator_kwargs must be a dict or None, got {generator_kwargs!r}")
-    generator_kwargs = dict(generator_kwargs or {})
-    if not isinstance(generator, str):
-        raise TypeError(f"generator must be a generator name (str), got {generator!r}")
-    if isinstance(offset, list):
-        offset = tuple(offset)
-    try:  # one throw-away maze validates generator, generator_kwargs, canvas and offset
-        generate_batch(generator, shape, 1, 0, canvas=canvas, offset=offset, **generator_kwargs)
-    except (TypeError, ValueError) as err:
-        raise type(err)(
-            f"generator={generator!r} / generator_kwargs / canvas / offset: {err}"
-        ) from None
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
-    grid = canvas or shape
-    if max_grid is None:
-        max_grid = max(grid)
-    if (
-        isinstance(max_grid, bool)
-        or not isinstance(max_grid, (int, np.integer))
-        or max_grid < max(grid)
-    ):
-        raise ValueError(
-            f"max_grid must be an int >= {max(grid)} (the grid side), got {max_grid!r}"
-        )
-    per_move = 2 if (scheme == "coords" and action_type == "token") else 1
-    if max_steps is None:
-        max_steps = 2 * per_move * shape[0] * shape[1]
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be an int >= 1 or None, got {max_steps!r}")
-    if invalid_action not in INVALID_ACTIONS:
-        raise ValueError(f"invalid_action must be one of {INVALID_ACTIONS}, got {invalid_action!r}")
-    return Config(
-        action_type=action_type,
-        shape=shape,
-        generator=generator,
-        generator_kwargs=generator_kwargs,
-        endpoints=_endpoint_spec(endpoints),
-        scheme=scheme,
-        max_grid=int(max_grid),
-        canvas=canvas,
-        offset=offset,
-        max_steps=int(max_steps),
-        success_reward=_number("success_reward", success_reward),
-        step_cost=_number("step_cost", step_cost),
-        violation_penalty=_number("violation_penalty", violation_penalty),
-        invalid_action=invalid_action,
-        vocab=vocabulary(int(max_grid)),
-    )
+def make_config(action_type: str, config: EnvConfig | None = None, **kwargs) -> Config:
+    """Bind ``config`` (or an ``EnvConfig`` built from ``kwargs``) to ``action_type``.  Env kwargs
+    given beside ``config`` must agree with it (a registered id's kwargs arrive this way)."""
+    if config is None:
+        return Config(EnvConfig(**kwargs), action_type)
+    if not isinstance(config, EnvConfig):
+        raise TypeError(f"config must be a maze_env.EnvConfig, got {config!r}")
+    if kwargs:
+        merged = config.replace(**kwargs)
+        clash = {k: v for k, v in kwargs.items() if getattr(merged, k) != getattr(config, k)}
+        if clash:
+            raise ValueError(
+                f"env kwargs {clash} disagree with config= ("
+                + ", ".join(f"{k}={getattr(config, k)!r}" for k in clash)
+                + "); pass one or the other"
+            )
+    return Config(config, action_type)
 
 
 def check_render_mode(render_mode: str | None, modes: list[str]) -> None:
@@ -261,7 +169,7 @@ def _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams):
             mask[i, cell_ids[cell, 0]] = True
         legal = True
     if not legal or (pos == ints[i, TARGET] and pending < 0):
-        mask[i, 4 if move_env else stop] = True
+        mask[i, _STOP_MOVE if move_env else stop] = True
 
 
 @kernel(inline="always")
@@ -411,7 +319,7 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
         a = actions[i]
         before = _count(ints, i, 5)
         ended = False
-        if (move_env and a == 4) or (not move_env and a == stop):
+        if (move_env and a == _STOP_MOVE) or (not move_env and a == stop):
             _emit(i, stop, ints, tokens)
             if ints[i, PENDING] >= 0:  # a half-emitted coordinate never completed
                 ints[i, VIOL + _INVALID] += 1

@@ -21,6 +21,7 @@ from maze_env._core import (
     check_render_mode,
     make_config,
 )
+from maze_env.config import EnvConfig
 from maze_env.maze import Coord, Maze
 
 __all__ = ["VIOLATION_KINDS", "TokenMazeEnv", "TokenMazeMovesEnv"]
@@ -125,27 +126,11 @@ class _TokenMazeBase(gym.Env):
 
     def __init__(
         self,
-        size=6,
-        generator: str = "rdfs",
-        generator_kwargs: dict | None = None,
-        endpoints=None,
-        scheme: str = "aotp",
-        max_grid: int | None = None,
-        canvas=None,
-        offset=None,
-        max_steps: int | None = None,
-        success_reward: float = 1.0,
-        step_cost: float = 0.01,
-        violation_penalty: float = 0.1,
-        invalid_action: str = "record",
+        config: EnvConfig | None = None,
         render_mode: str | None = None,
+        **kwargs,
     ):
-        self.config = make_config(
-            self.action_type, size=size, generator=generator, generator_kwargs=generator_kwargs,
-            endpoints=endpoints, scheme=scheme, max_grid=max_grid, canvas=canvas, offset=offset,
-            max_steps=max_steps, success_reward=success_reward, step_cost=step_cost,
-            violation_penalty=violation_penalty, invalid_action=invalid_action,
-        )  # fmt: skip
+        self.config = make_config(self.action_type, config, **kwargs)
         check_render_mode(render_mode, self.metadata["render_modes"])
         self.render_mode = render_mode
         self.observation_space = self.config.observation_space()

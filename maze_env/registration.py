@@ -31,9 +31,9 @@ def register_envs() -> None:
     No ``max_episode_steps``: each env truncates itself at its ``max_steps`` (default
     ``2 × tokens per move × rows × cols``), so the limit follows ``size``/``scheme`` kwargs.
     """
-    # the defaults: 6x6 rdfs, aotp tokens
-    _register("TokenMaze-v0", _ENV, _VECTOR, size=6, generator="rdfs")
-    _register("TokenMazeMoves-v0", _MOVES_ENV, _MOVES_VECTOR, size=6, generator="rdfs")
+    # EnvConfig's defaults (6x6 rdfs, aotp tokens): no kwargs, so ``config=`` can set anything
+    _register("TokenMaze-v0", _ENV, _VECTOR)
+    _register("TokenMazeMoves-v0", _MOVES_ENV, _MOVES_VECTOR)
     # configurations by generator and size
     for generator, generator_kwargs, rows, cols in CONFIGURATIONS:
         _register(

@@ -29,6 +29,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from maze_env._core import Episodes, check_render_mode, make_config
+from maze_env.config import EnvConfig
 
 
 class TokenMazeVectorEnv(VectorEnv):
@@ -49,20 +50,9 @@ class TokenMazeVectorEnv(VectorEnv):
     def __init__(
         self,
         num_envs: int = 1,
-        size=6,
-        generator: str = "rdfs",
-        generator_kwargs: dict | None = None,
-        endpoints=None,
-        scheme: str = "aotp",
-        max_grid: int | None = None,
-        canvas=None,
-        offset=None,
-        max_steps: int | None = None,
-        success_reward: float = 1.0,
-        step_cost: float = 0.01,
-        violation_penalty: float = 0.1,
-        invalid_action: str = "record",
+        config: EnvConfig | None = None,
         render_mode: str | None = None,
+        **kwargs,
     ):
         if (
             isinstance(num_envs, bool)
@@ -70,12 +60,7 @@ class TokenMazeVectorEnv(VectorEnv):
             or num_envs < 1
         ):
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
-        self.config = make_config(
-            self.action_type, size=size, generator=generator, generator_kwargs=generator_kwargs,
-            endpoints=endpoints, scheme=scheme, max_grid=max_grid, canvas=canvas, offset=offset,
-            max_steps=max_steps, success_reward=success_reward, step_cost=step_cost,
-            violation_penalty=violation_penalty, invalid_action=invalid_action,
-        )  # fmt: skip
+        self.config = make_config(self.action_type, config, **kwargs)
         check_render_mode(render_mode, self.metadata["render_modes"])
         self.num_envs = int(num_envs)
         self.render_mode = render_mode

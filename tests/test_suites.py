@@ -71,7 +71,7 @@ def test_user_suite_and_defaults(tmp_path):
             TINY + '[[conditions]]\nname = "b"\nenv = { generator = "nope" }\n',
             "unknown generator 'nope'",
         ),
-        (TINY + '[[conditions]]\nname = "b"\nenv = { scheme = "xyz" }\n', "unknown scheme 'xyz'"),
+        (TINY + '[[conditions]]\nname = "b"\nenv = { scheme = "xyz" }\n', "scheme must be one of"),
         (
             TINY + '[[conditions]]\nname = "b"\nenv = { generator_kwargs = { q = 1 } }\n',
             "generator_kwargs",

@@ -32,7 +32,6 @@ by construction; identical *mazes* can still occur by chance (small grids have f
 
 from __future__ import annotations
 
-import inspect
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,10 +42,12 @@ import numpy as np
 
 SUITES_DIR = Path(__file__).parent
 EVAL_SPAWN_KEY = 0x4556414C  # "EVAL": the evaluation seed namespace
-ENV_KEYS_FALLBACK = (
+ENV_KEYS = (
     "size", "generator", "generator_kwargs", "endpoints", "scheme", "max_grid", "canvas",
-    "offset", "max_steps",
+    "offset", "max_steps", "success_reward", "step_cost", "violation_penalty", "invalid_action",
 )  # fmt: skip
+"""``maze_env.EnvConfig``'s fields (a test keeps them equal), listed so that reading a suite
+file needs no env import."""
 _SUITE_KEYS = ("name", "description", "episodes", "seed", "chunk", "agents", "include", "env",
                "conditions")  # fmt: skip
 _CONDITION_KEYS = ("name", "episodes", "seed", "env")
@@ -122,16 +123,6 @@ def _resolve(name_or_path: str | Path) -> Path:
     return builtin
 
 
-def _env_keys() -> tuple[str, ...]:
-    """The kwargs TokenMaze-v0 accepts (read from the env's signature when it is importable)."""
-    try:
-        from maze_env.env import TokenMazeEnv
-    except ImportError:
-        return ENV_KEYS_FALLBACK
-    params = inspect.signature(TokenMazeEnv).parameters
-    return tuple(n for n, p in params.items() if p.kind is not p.VAR_POSITIONAL)
-
-
 def _check_keys(table: dict, allowed: Iterable[str], where: str) -> None:
     allowed = tuple(allowed)
     for key in table:
@@ -146,44 +137,14 @@ def _int(value: Any, where: str, minimum: int) -> int:
 
 
 def check_env(env: dict, where: str) -> None:
-    """Validate TokenMaze-v0 kwargs by key and by building one maze and endpoint spec."""
+    """Validate TokenMaze-v0 kwargs: the fields of ``maze_env.EnvConfig``, which checks them."""
     import maze_env
 
-    _check_keys(env, _env_keys(), where)
-    gen = env.get("generator", "rdfs")
-    if gen not in maze_env.GENERATORS:
-        raise SuiteError(
-            f"{where}.generator: unknown generator {gen!r} "
-            f"(known: {', '.join(maze_env.GENERATORS)})"
-        )
-    if env.get("scheme", "aotp") not in maze_env.SCHEMES:
-        raise SuiteError(
-            f"{where}.scheme: unknown scheme {env['scheme']!r} "
-            f"(known: {', '.join(maze_env.SCHEMES)})"
-        )
-    gk = env.get("generator_kwargs") or {}
-    if not isinstance(gk, dict):
-        raise SuiteError(f"{where}.generator_kwargs must be a table, got {gk!r}")
+    _check_keys(env, ENV_KEYS, where)
     try:
-        maze_env.generate(gen, env.get("size", 6), seed=0, canvas=env.get("canvas"),
-                          offset=env.get("offset"), **gk)  # fmt: skip
+        maze_env.EnvConfig.from_dict(env)
     except (TypeError, ValueError) as err:
-        raise SuiteError(
-            f"{where}: size/generator/generator_kwargs/canvas/offset rejected: {err}"
-        ) from None
-    endpoints = env.get("endpoints")
-    if endpoints is not None:
-        if not isinstance(endpoints, dict):
-            raise SuiteError(
-                f"{where}.endpoints must be a table of EndpointSpec fields, got {endpoints!r}"
-            )
-        try:
-            spec = maze_env.EndpointSpec(**endpoints)
-            shape = maze_env.normalize_shape(env.get("canvas") or env.get("size", 6))
-            maze_env.region_mask(spec.origin_region, shape)
-            maze_env.region_mask(spec.target_region, shape)
-        except (TypeError, ValueError) as err:
-            raise SuiteError(f"{where}.endpoints: {err}") from None
+        raise SuiteError(f"{where}: {err}") from None
 
 
 def _agents(value: Any, where: str) -> tuple[AgentSpec, ...]:
