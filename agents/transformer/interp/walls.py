@@ -14,16 +14,9 @@ from __future__ import annotations
 
 import argparse
 
-import torch
 
-from agents.transformer.checkpoint import load_model
-from agents.transformer.data import DataConfig
-from agents.transformer.interp import probes
-from agents.transformer.interp.prompts import held_out
-from agents.transformer.policy import resolve_checkpoint
-
-
-def table(results: dict[str, list[probes.ProbeResult]]) -> str:
+def table(results: dict[str, list]) -> str:
+    """Markdown: one row per residual point, one ``acc / baseline / balanced`` cell per probe."""
     names = list(results)
     lines = ["| residual | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     n = len(next(iter(results.values())))
@@ -47,6 +40,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.mazes < 4:
         parser.error(f"--mazes must be >= 4, got {args.mazes}")
+    import torch  # heavy imports after parsing: --help stays instant
+
+    from agents.transformer.checkpoint import load_model
+    from agents.transformer.data import DataConfig
+    from agents.transformer.interp import probes
+    from agents.transformer.interp.prompts import held_out
+    from agents.transformer.policy import resolve_checkpoint
+
     torch.set_num_threads(1)
     model, config = load_model(resolve_checkpoint(args.checkpoint))
     data = DataConfig(**config["data"])
