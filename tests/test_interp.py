@@ -16,6 +16,7 @@ from agents.transformer.data import DataConfig
 from agents.transformer.interp import (
     attention,
     bottlenecks,
+    clusters,
     geometry,
     lens,
     patching,
@@ -24,6 +25,7 @@ from agents.transformer.interp import (
 )
 from agents.transformer.interp.__main__ import main
 from agents.transformer.interp.prompts import held_out
+from agents.transformer.interp.walls import main as walls_main
 from agents.transformer.model import GPT, GPTConfig
 from maze_env.endpoints import QUADRANTS
 
@@ -120,6 +122,24 @@ def test_probe_reads_a_planted_linear_feature():
     assert again == res
 
 
+def test_classifier_reads_a_planted_class():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(900, 16))
+    y = (x[:, :5] * 3).argmax(1)  # the class is the largest of five coordinates
+    res = probes.fit_classifier(x[:600], y[:600], x[600:], y[600:], seed=0)
+    assert res.accuracy > 0.9 and res.balanced > 0.9 and res.baseline < 0.3
+    noise = probes.fit_classifier(x[:600], rng.permutation(y[:600]), x[600:], y[600:], seed=0)
+    assert noise.accuracy < 0.35
+
+
+def test_walls_cli_prints_every_design(tmp_path, capsys):
+    save_model(tmp_path / "ckpt", tiny(), {"model": tiny().cfg.to_dict(), "data": DATA.to_dict()})
+    walls_main(["--checkpoint", str(tmp_path / "ckpt"), "--mazes", "6"])
+    out = capsys.readouterr().out
+    assert "edge named, at each ;" in out and "walls at <ADJLIST_END>" in out
+    assert len(out.strip().splitlines()) == 2 + TINY["n_layers"] + 1
+
+
 def test_probes_run_per_layer(examples):
     walls = probes.wall_probes(tiny(), examples, seed=0)
     future = probes.future_path_probes(tiny(), examples, seed=0)
@@ -128,6 +148,42 @@ def test_probes_run_per_layer(examples):
     assert len(future) == len(walls["origin"]) == TINY["n_layers"] + 1
     assert all(0 <= r.accuracy <= 1 and 0 <= r.baseline <= 1 for r in results)
     assert probes.lattice_edges(examples[0].maze).sum() == examples[0].maze.n_edges
+
+
+def test_each_semicolon_names_one_listed_edge_and_every_open_edge_once(examples):
+    for ex in examples:
+        positions, named = probes.listed_edges(ex, DATA.vocab)
+        assert np.all(ex.tokens[positions] == DATA.vocab.special[";"])
+        assert np.array_equal(named.sum(1), np.ones(len(positions)))  # one edge per ';'
+        assert np.array_equal(named.sum(0), probes.lattice_edges(ex.maze))  # each open edge once
+
+
+def test_wall_probe_designs_run_per_layer(examples):
+    res = probes.wall_probe_designs(tiny(), examples, DATA.vocab, seed=0)
+    assert set(res) == {"walls at <ADJLIST_END>", "edge named, at each ;"}
+    assert all(len(r) == TINY["n_layers"] + 1 for r in res.values())
+
+
+def test_silhouette_separates_planted_clusters_and_not_shuffled_labels():
+    rng = np.random.default_rng(0)
+    labels = np.arange(200) < 100
+    x = rng.normal(size=(200, 8)) + 6 * labels[:, None]
+    assert clusters.silhouette(x, labels) > 0.6
+    assert abs(clusters.silhouette(x, rng.permutation(labels))) < 0.05
+    xy = clusters.pca2(x)
+    assert xy.shape == (200, 2) and xy[:, 0].var() > 5 * xy[:, 1].var()  # PC1: the split
+
+
+def test_coordinate_clusters_label_the_adjacency_list_cells(examples):
+    for ex in examples[:4]:
+        positions, on = clusters.adjacency_coordinates(ex)
+        end = int(np.flatnonzero(ex.tokens == DATA.vocab.special["<ADJLIST_END>"])[0])
+        assert positions.max() < end and len(positions) == 2 * ex.maze.n_edges
+        path = {r * 4 + c for r, c in ex.path}
+        assert [int(ex.cells[p]) in path for p in positions] == on.tolist()
+    res = clusters.coordinate_clusters(tiny(), examples, sample=300)
+    assert res.pca.shape == (TINY["n_layers"] + 1, 300, 2) and res.on_path.shape == (300,)
+    assert np.all(np.abs(res.silhouette) <= 1) and np.all((res.balanced >= 0) & (res.balanced <= 1))
 
 
 def test_direct_logit_attribution_sums_to_the_logit_difference(examples):
@@ -242,7 +298,7 @@ def test_cli_writes_a_report(tmp_path):
     shift = json.loads((tmp_path / "rep" / "results.json").read_text())["target_shift"]
     assert set(shift) == {"this model", "no_ne"} and set(shift["this model"]) == set(QUADRANTS)
     assert shift["no_ne"]["held_back"]["region"] == "quadrant:NE"
-    for n in range(1, 9):
+    for n in range(1, 10):
         assert f"## {n}." in text
     pngs = sorted(p.name for p in (tmp_path / "rep").glob("*.png"))
     assert "probes.png" in pngs and "retarget.png" in pngs and len(pngs) >= 10

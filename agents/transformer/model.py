@@ -2,9 +2,11 @@
 
 Built on TransformerLens's ``HookedRootModule`` + ``HookPoint``, so ``run_with_cache`` and
 ``run_with_hooks`` work with TransformerLens names (``blocks.{l}.hook_resid_pre``,
-``blocks.{l}.attn.hook_pattern``, ...).  Attention runs through
-``scaled_dot_product_attention`` unless a hook on the attention scores or pattern is active, in
-which case the explicit computation runs (same result up to float error).
+``blocks.{l}.attn.hook_pattern``, ...); ``agents.transformer.tl_compat`` adds the rest of the
+surface TransformerLens's analysis code reads.  Attention runs through
+``scaled_dot_product_attention`` unless a hook on the attention scores or pattern is active, and
+LayerNorm through ``F.layer_norm`` unless a hook on its scale is active; then the explicit
+computation runs (same result up to float error).
 
 Shapes: batch ``b``, position ``p`` (query ``q`` / key ``k``), ``d_model``, heads ``h``, ``d_head``.
 """
@@ -12,7 +14,7 @@ Shapes: batch ``b``, position ``p`` (query ``q`` / key ``k``), ``d_model``, head
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +22,11 @@ from torch import nn
 from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
+from agents.transformer.tl_compat import TLSurface
+
 POSITIONAL = ("learned", "rotary", "none", "randomized")
+RUNTIME = ("device", "use_attn_result")  # GPTConfig fields that are switches, not shape
+LN_EPS = 1e-5
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,13 @@ class GPTConfig:
     """Model shape. ``positional``: learned absolute, rotary, none (causal mask only), or
     randomized: rotary over position ids that training draws as a sorted random subset of
     ``[0, max_position)`` (Ruoss et al. 2023), so relative distances up to ``max_position`` are
-    seen on short sequences; decoding spaces positions evenly (``position_stride``)."""
+    seen on short sequences; decoding spaces positions evenly (``position_stride``).
+
+    ``device`` and ``use_attn_result`` are TransformerLens's runtime switches, not shape: the
+    model keeps ``device`` current and ``GPT.set_use_attn_result`` flips the other; ``to_dict``
+    (what checkpoints save) leaves both out.  TransformerLens's other config names
+    (``d_vocab``, ``normalization_type``, ``positional_embedding_type``, ...) are read-only
+    properties below, so TransformerLens's analysis code reads this config as its own."""
 
     vocab_size: int
     d_model: int = 128
@@ -39,6 +51,8 @@ class GPTConfig:
     positional: str = "rotary"
     rotary_base: float = 10000.0
     max_position: int = 2048
+    device: str = field(default="cpu", compare=False)
+    use_attn_result: bool = field(default=False, compare=False)
 
     def __post_init__(self):
         if self.positional not in POSITIONAL:
@@ -54,8 +68,30 @@ class GPTConfig:
     def d_head(self) -> int:
         return self.d_model // self.n_heads
 
+    # ---- TransformerLens's names for this architecture (read-only) ----
+    d_vocab = d_vocab_out = property(lambda self: self.vocab_size)
+    normalization_type = "LN"  # pre-LN blocks, LayerNorm with weight and bias
+    eps = LN_EPS
+    act_fn = "gelu"  # exact erf GELU
+    attn_only = gated_mlp = final_rms = parallel_attn_mlp = False
+    use_split_qkv_input = use_attn_in = use_hook_mlp_in = use_hook_tokens = False
+    default_prepend_bos = False  # TokenMaze sequences have no BOS token
+    n_key_value_heads = None
+    dtype = torch.float32
+    model_name = "tokenmaze-gpt"
+
+    @property
+    def positional_embedding_type(self) -> str:
+        """``standard`` (learned), ``rotary`` (rotary or randomized) or ``none``."""
+        return {"learned": "standard", "none": "none"}.get(self.positional, "rotary")
+
+    @property
+    def rotary_dim(self) -> int | None:
+        return self.d_head if self.positional_embedding_type == "rotary" else None
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The shape fields (what a checkpoint's ``config.json`` holds)."""
+        return {k: v for k, v in asdict(self).items() if k not in RUNTIME}
 
     def position_stride(self, length: int) -> int:
         """Gap between the position ids of consecutive tokens when decoding a sequence of at most
@@ -83,14 +119,22 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 class LayerNorm(nn.Module):
+    """LayerNorm with TransformerLens's hooks: ``hook_scale`` (the standard deviation the
+    centred input is divided by) and ``hook_normalized`` (the output, after ``w`` and ``b``)."""
+
     def __init__(self, d_model: int):
         super().__init__()
         self.w = nn.Parameter(torch.ones(d_model))
         self.b = nn.Parameter(torch.zeros(d_model))
+        self.hook_scale = HookPoint()  # [b, p, 1]
         self.hook_normalized = HookPoint()  # [b, p, d_model]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hook_normalized(F.layer_norm(x, x.shape[-1:], self.w, self.b, 1e-5))
+        if not self.hook_scale.fwd_hooks:
+            return self.hook_normalized(F.layer_norm(x, x.shape[-1:], self.w, self.b, LN_EPS))
+        x = x - x.mean(-1, keepdim=True)
+        scale = self.hook_scale((x.pow(2).mean(-1, keepdim=True) + LN_EPS).sqrt())
+        return self.hook_normalized(x / scale * self.w + self.b)
 
 
 class Attention(nn.Module):
@@ -112,6 +156,10 @@ class Attention(nn.Module):
         self.hook_attn_scores = HookPoint()  # [b, h, q, k]
         self.hook_pattern = HookPoint()  # [b, h, q, k]
         self.hook_z = HookPoint()  # [b, p, h, d_head]
+        if cfg.positional_embedding_type == "rotary":
+            self.hook_rot_q = HookPoint()  # [b, p, h, d_head]
+            self.hook_rot_k = HookPoint()  # [b, p, h, d_head]
+        self.hook_result = HookPoint()  # [b, p, h, d_model]; runs when cfg.use_attn_result
 
     def forward(self, x, mask, rotary, past=None):
         """x [b, p, d]; mask bool [b, 1, q, k] (True = may attend; None = causal); past (k, v)."""
@@ -124,7 +172,8 @@ class Attention(nn.Module):
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # [b, h, p, dh]
         if rotary is not None:
             cos, sin = rotary
-            q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+            q = self.hook_rot_q(apply_rotary(q, cos, sin).transpose(1, 2)).transpose(1, 2)
+            k = self.hook_rot_k(apply_rotary(k, cos, sin).transpose(1, 2)).transpose(1, 2)
         if past is not None:
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
@@ -139,6 +188,9 @@ class Attention(nn.Module):
         else:
             z = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None)
         z = self.hook_z(z.transpose(1, 2))  # [b, p, h, dh]
+        if self.cfg.use_attn_result:
+            result = self.hook_result(torch.einsum("bphe,hed->bphd", z, self.W_O))
+            return result.sum(2) + self.b_O, present
         out = z.reshape(b, p, h * dh) @ self.W_O.reshape(h * dh, d) + self.b_O
         return out, present
 
@@ -159,6 +211,8 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
+    hook_out_is_single_residual_stream = True  # what TransformerLens's logit lens asks
+
     def __init__(self, cfg: GPTConfig):
         super().__init__()
         self.ln1, self.ln2 = LayerNorm(cfg.d_model), LayerNorm(cfg.d_model)
@@ -177,14 +231,15 @@ class Block(nn.Module):
         return x, present
 
 
-class GPT(HookedRootModule):
+class GPT(TLSurface, HookedRootModule):
     """Decoder-only transformer over TokenMaze token ids.
 
     ``forward(tokens, positions=None, attn_mask=None, past=None, return_cache=False)``:
     tokens [b, p] int; positions [b, p] (default: past length + arange); attn_mask bool
     [b, q, k] or [b, 1, q, k] (default: causal; True = may attend); past: list of per-layer
     (k, v) from a previous call with ``return_cache=True`` (KV-cache decoding).
-    Returns logits [b, p, vocab] (and the new cache when ``return_cache``).
+    Returns logits [b, p, vocab] (and the new cache when ``return_cache``).  ``tokens`` may
+    also be a prompt string (or a list of them), read by ``to_tokens``.
     """
 
     def __init__(self, cfg: GPTConfig, seed: int = 0):
@@ -219,6 +274,8 @@ class GPT(HookedRootModule):
                     p.copy_(torch.randn(p.shape, generator=gen) * scale)
 
     def forward(self, tokens, positions=None, attn_mask=None, past=None, return_cache=False):
+        if isinstance(tokens, (str, list)):
+            tokens = self.to_tokens(tokens)
         b, p = tokens.shape
         offset = 0 if past is None else past[0][0].shape[2]
         if positions is None:
@@ -248,3 +305,15 @@ class GPT(HookedRootModule):
     @property
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def _set_cfg(self, **changes) -> None:
+        """Replace the (frozen) config here and in every attention layer."""
+        self.cfg = replace(self.cfg, **changes)
+        for block in self.blocks:
+            block.attn.cfg = self.cfg
+
+    def _apply(self, fn, recurse=True):  # .to() / .cuda() / .cpu(): keep cfg.device current
+        out = super()._apply(fn, recurse)
+        if str(self.W_E.device) != self.cfg.device:
+            self._set_cfg(device=str(self.W_E.device))
+        return out

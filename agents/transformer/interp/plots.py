@@ -54,6 +54,7 @@ def save(fig, path: Path) -> Path:
         plt.close(fig)
 
 
-def figure(ncols: int = 1, width: float = 4.5, height: float = 4.0):
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
-    return fig, axes[0]
+def figure(ncols: int = 1, width: float = 4.5, height: float = 4.0, nrows: int = 1):
+    """A figure and its axes, flat (``width`` x ``height`` inches per panel)."""
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    return fig, axes.ravel()

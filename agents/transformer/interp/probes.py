@@ -4,6 +4,9 @@
   of the grid is open.
 * future path: at each path position, decode for every cell whether it lies on the remaining
   path (the seed post's "precognition" hypothesis).
+* walls, other readings (``wall_probe_designs``): the whole maze at ``<ADJLIST_END>``, and at
+  each ``;`` of the adjacency list the one edge its connection names (where Spies et al. find
+  connectivity consolidated).
 
 Examples are split by maze into train/held-out; accuracy is on the held-out mazes, against the
 majority-class baseline learned on the training mazes.
@@ -18,6 +21,7 @@ import torch
 
 from agents.transformer.interp.prompts import Solved, residuals
 from agents.transformer.model import GPT
+from maze_env.tokens import ADJ_END, CONNECTOR, SEP
 
 
 @dataclass
@@ -67,6 +71,41 @@ def fit_probe(
         accuracy=float((pred == y_test).mean()),
         baseline=float((majority[None] == y_test).mean()),
         balanced=float(((tpr + tnr) / 2).mean()) if both.any() else float("nan"),
+    )
+
+
+def fit_classifier(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    seed: int = 0,
+    steps: int = 300,
+    lr: float = 0.05,
+    weight_decay: float = 1e-3,
+) -> ProbeResult:
+    """One softmax regression over classes ``y`` [n] int; ``accuracy`` is held-out top-1,
+    ``baseline`` the most frequent training class, ``balanced`` the mean per-class recall."""
+    xtr, xte = (torch.as_tensor(a, dtype=torch.float32) for a in (x_train, x_test))
+    mean, std = xtr.mean(0), xtr.std(0) + 1e-6
+    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    k = int(max(y_train.max(), y_test.max())) + 1
+    gen = torch.Generator().manual_seed(seed)
+    w = (torch.randn(xtr.shape[1], k, generator=gen) * 0.01).requires_grad_()
+    b = torch.zeros(k, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
+    ytr = torch.as_tensor(y_train, dtype=torch.long)
+    for _ in range(steps):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(xtr @ w + b, ytr).backward()
+        opt.step()
+    with torch.no_grad():
+        pred = (xte @ w + b).argmax(1).numpy()
+    seen = np.unique(y_test)
+    return ProbeResult(
+        accuracy=float((pred == y_test).mean()),
+        baseline=float((y_test == np.bincount(y_train).argmax()).mean()),
+        balanced=float(np.mean([(pred[y_test == c] == c).mean() for c in seen])),
     )
 
 
@@ -129,3 +168,45 @@ def future_path_probes(
         feats.append(residuals(model, ex.tokens)[:, ex.path_positions[k]].numpy())
         labels.append(np.stack([remaining_path(ex, i) for i in k]))
     return _probe_layers(feats, labels, _split(len(examples), train_frac), seed)
+
+
+def listed_edges(ex: Solved, vocab) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the adjacency list's ``;`` tokens, one-hot [n, lattice edges] of the edge
+    each one closes), edges ordered as ``lattice_edges``."""
+    rows, cols = ex.maze.shape
+    n_down = (rows - 1) * cols
+    sep, conn = vocab.special[SEP], vocab.special[CONNECTOR]
+    positions = np.flatnonzero(ex.tokens[: ex.path_start] == sep)
+    labels = np.zeros((len(positions), n_down + rows * (cols - 1)), bool)
+    for i, p in enumerate(positions):
+        if ex.tokens[p - 2] != conn:
+            raise ValueError(f"position {p}: expected 'a <--> b ;' before the ';'")
+        (r1, c1), (r2, _) = sorted(divmod(int(ex.cells[q]), cols) for q in (p - 3, p - 1))
+        labels[i, r1 * cols + c1 if r2 > r1 else n_down + r1 * (cols - 1) + c1] = True
+    return positions, labels
+
+
+def wall_probe_designs(
+    model: GPT, examples: list[Solved], vocab, seed: int = 0, train_frac: float = 0.75
+) -> dict[str, list[ProbeResult]]:
+    """Per residual point: every lattice edge open? at ``<ADJLIST_END>`` (the whole list read),
+    and "which edge does this connection name?" at each ``;`` (one softmax over the edges:
+    accuracy is top-1, balanced the mean per-edge recall, chance 1 / edges)."""
+    end = vocab.special[ADJ_END]
+    at_end, at_sep, walls, named = [], [], [], []
+    for ex in examples:
+        resid = residuals(model, ex.tokens)
+        positions, labels = listed_edges(ex, vocab)
+        at_end.append(resid[:, np.flatnonzero(ex.tokens == end)[:1]].numpy())
+        at_sep.append(resid[:, positions].numpy())
+        walls.append(lattice_edges(ex.maze)[None])
+        named.append(labels)
+    split = _split(len(examples), train_frac)
+    x = [np.concatenate(f, 1) for f in (at_sep[:split], at_sep[split:])]
+    y = [np.concatenate(lab, 0).argmax(1) for lab in (named[:split], named[split:])]
+    return {
+        "walls at <ADJLIST_END>": _probe_layers(at_end, walls, split, seed),
+        "edge named, at each ;": [
+            fit_classifier(x[0][layer], y[0], x[1][layer], y[1], seed) for layer in range(len(x[0]))
+        ],
+    }

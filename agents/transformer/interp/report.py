@@ -14,6 +14,7 @@ from agents.transformer.data import DataConfig
 from agents.transformer.interp import (
     attention,
     bottlenecks,
+    clusters,
     geometry,
     lens,
     patching,
@@ -109,6 +110,7 @@ def run_all(
         ("geometry", _geometry),
         ("bottlenecks", _bottlenecks),
         ("target shift", _shift),
+        ("clusters", _clusters),
     ]
     ctx = dict(
         model=model,
@@ -443,3 +445,35 @@ def _shift(rep: Report, model, data, small, seed, shape, shift_model=None, **_):
             "misgeneralization is not measured here.\n"
         )
     rep.numbers["target_shift"] = numbers
+
+
+def _clusters(rep: Report, model, examples, seed, **_):
+    res = clusters.coordinate_clusters(model, examples, seed)
+    points = _points(model.cfg.n_layers)
+    rep.add(
+        "## 9. Clustering of coordinate tokens\n\nResidual stream at every coordinate token of "
+        f"the adjacency list ({len(examples)} mazes), labelled by whether the cell is on the "
+        "solution path. These positions precede the origin and the target, so causal attention "
+        "hides the endpoints from them: separation beyond the embedding row can only come from "
+        "the maze around the cell. Silhouette of the two groups (subsample of "
+        f"{len(res.on_path)}) and held-out balanced accuracy of a linear probe (0.5 = chance):\n"
+    )
+    rows = [[p, float(a), float(b)] for p, a, b in zip(points, res.silhouette, res.balanced)]
+    rep.add(_table(["residual", "silhouette", "probe balanced accuracy"], rows))
+    cols = 3
+    fig, axes = figure(ncols=cols, nrows=-(-len(points) // cols), width=3, height=2.8)
+    for ax, p, xy, sil in zip(axes, points, res.pca, res.silhouette):
+        for on, colour, name in ((False, "#b0b0b0", "off path"), (True, "#d95f02", "on path")):
+            sel = res.on_path == on
+            ax.scatter(*xy[sel].T, s=3, c=colour, alpha=0.5, label=name, rasterized=True)
+        ax.set_title(f"{p}: silhouette {sil:.3f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].legend(fontsize=7, markerscale=3)
+    rep.figure(fig, "clusters.png", "PCA of adjacency-list coordinate tokens per layer")
+    rep.numbers["clusters"] = {
+        "points": points,
+        "silhouette": res.silhouette.tolist(),
+        "probe_balanced": res.balanced.tolist(),
+        "on_path_share": float(res.on_path.mean()),
+    }
