@@ -11,9 +11,10 @@
 
 This module stays light (``--help`` is instant); the names above load their modules on first use.
 
-Train (progress bar; writes ``OUT`` and its manifest ``OUT`` with ``.json`` atomically)::
+Train (progress bar; writes ``OUT`` and its manifest ``OUT`` with ``.json`` atomically; the
+defaults are the 6×6 baseline, ``--help`` lists them)::
 
-    python -m agents.sb3 train --size 5 --timesteps 200000 --out agents/models/sb3_5x5/model.zip
+    python -m agents.sb3 train --out agents/models/sb3_6x6/model.zip
 """
 
 from __future__ import annotations
@@ -54,18 +55,22 @@ def _arg(default, text: str, kind: type | None = None, choices: tuple | None = N
 
 @dataclass(frozen=True)
 class TrainArgs:
-    """``python -m agents.sb3 train``'s options (also ``train(out, **fields)``)."""
+    """``python -m agents.sb3 train``'s options (also ``train(out, **fields)``).
+
+    The defaults are the 6×6 baseline: ``python -m agents.sb3 train --out
+    agents/models/sb3_6x6/model.zip`` (at most 55 minutes on one core; see README.md).
+    """
 
     out: str = field(metadata={"help": "where to write the model zip (and its .json manifest)"})
-    size: int = _arg(5, "maze side length")
+    size: int = _arg(6, "maze side length")
     generator: str = _arg("rdfs", "maze generator name")
-    timesteps: int = _arg(200_000, "environment steps")
-    n_envs: int = _arg(8, "parallel envs (in one process)")
+    timesteps: int = _arg(3_000_000, "environment steps (at most)")
+    n_envs: int = _arg(32, "parallel envs (in one process)")
     vec: str = _arg(
         "native", "'native': the batched vector env; 'dummy': SB3's DummyVecEnv", None,
         ("native", "dummy"),
     )  # fmt: skip
-    n_steps: int = _arg(256, "steps per env between PPO updates")
+    n_steps: int = _arg(64, "steps per env between PPO updates")
     batch_size: int = _arg(256, "PPO minibatch size")
     n_epochs: int = _arg(4, "PPO epochs per update")
     learning_rate: float = _arg(3e-4, "Adam learning rate")
@@ -74,7 +79,8 @@ class TrainArgs:
     d_model: int = _arg(32, "TokenFeatures width")
     n_heads: int = _arg(2, "TokenFeatures attention heads")
     seed: int = _arg(0, "seeds torch, the envs (seed + i) and PPO")
-    max_minutes: float | None = _arg(None, "stop (and save) after this many minutes", float)
+    threads: int = _arg(1, "torch threads (the PPO update is most of the time)")
+    max_minutes: float | None = _arg(55.0, "stop and save after this many minutes (inf: no)", float)
     progress_bar: bool = _arg(True, "show a progress bar")
     verbose: int = _arg(0, "SB3 log level (1 prints rollout stats)")
 

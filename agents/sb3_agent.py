@@ -24,7 +24,7 @@ from maze_env.tokens import PATH_END
 
 MODELS = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS / "sb3_5x5" / "model.zip"
-TRAIN_HINT = "`python -m agents.sb3 train --size 5 --out PATH`"
+TRAIN_HINT = "`python -m agents.sb3 train --out PATH` (see --help)"
 
 
 class UntrustedModelError(ValueError):

@@ -40,7 +40,8 @@ class TokenFeatures(BaseFeaturesExtractor):
     ``nn.Embedding`` + learned positions, one residual width-3 convolution (so each ``<-->``
     sees both ends of its edge), then two queries — the current cell (the last token) and the
     target (two before ``<PATH_START>``) — attend over the sequence.  Output (batch, 4 * d_model):
-    both query tokens and both attention read-outs.
+    both query tokens and both attention read-outs.  Positions past the batch's longest sequence
+    (and its first pad) are cut before the encoder, as they cannot change the output.
     """
 
     def __init__(self, observation_space: gym.spaces.Dict, d_model: int = 32, n_heads: int = 2):
@@ -54,9 +55,11 @@ class TokenFeatures(BaseFeaturesExtractor):
         self.attend = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        ids = obs["tokens"].long()  # [batch, pos]
-        length = obs["length"].long().reshape(len(ids)).clamp(1, self.max_len)  # [batch]
-        positions = torch.arange(self.max_len, device=ids.device)
+        length = obs["length"].long().reshape(len(obs["tokens"])).clamp(1, self.max_len)  # [batch]
+        # nothing reads past the longest sequence's first pad (its last token's convolution)
+        width = min(int(length.max()) + 1, self.max_len)
+        ids = obs["tokens"][:, :width].long()  # [batch, pos]
+        positions = torch.arange(width, device=ids.device)
         pad = positions[None, :] >= length[:, None]  # [batch, pos]
         x = self.embed(ids) + self.pos(positions)  # [batch, pos, d_model]
         x = x + torch.relu(self.mix(x.transpose(1, 2))).transpose(1, 2)

@@ -58,7 +58,7 @@ def train(args: TrainArgs) -> Path:
     env_kwargs = {"size": args.size, "generator": args.generator}
     # ---- seeding: torch here, the envs and PPO through ``seed``
     torch.manual_seed(args.seed)
-    torch.set_num_threads(1)  # small batches: extra threads only contend
+    torch.set_num_threads(args.threads)
     env = make_env(args.vec, args.n_envs, args.seed, env_kwargs)
     model = MaskablePPO(
         "MultiInputPolicy",

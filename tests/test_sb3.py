@@ -169,6 +169,26 @@ def test_policy_kwargs_give_every_algorithm_the_token_encoder(algo):
     assert extractor.embed.num_embeddings == int(np.max(env.observation_space["tokens"].high)) + 1
 
 
+def test_token_features_ignore_the_padding():  # each row alone == the row in a longer batch
+    import torch
+
+    env = gym.make("TokenMazeMoves-v0", size=5)
+    torch.manual_seed(0)
+    features = sb3.TokenFeatures(env.observation_space)
+    obs, info = env.reset(seed=0)
+    batch = [obs]
+    for _ in range(6):
+        obs, *_, info = env.step(int(np.flatnonzero(info["action_mask"])[0]))
+        batch.append(obs)
+    tensors = {k: torch.as_tensor(np.stack([o[k] for o in batch])) for k in ("tokens", "length")}
+    with torch.no_grad():
+        together = features(tensors)
+        rows = [{k: v[i : i + 1] for k, v in tensors.items()} for i in range(len(batch))]
+        alone = torch.cat([features(row) for row in rows])
+    assert len(set(tensors["length"].flatten().tolist())) > 1
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+
+
 def test_policy_kwargs_reject_bad_sizes():
     with pytest.raises(ValueError, match="d_model"):
         sb3.policy_kwargs(d_model=0)
@@ -264,7 +284,7 @@ def test_the_cli_parses_its_arguments(monkeypatch, tmp_path):
     monkeypatch.setattr(sb3, "train", lambda out, **kw: seen.update(out=out, **kw) or out)
     sb3.main(["train", "--size", "5", "--timesteps", "10", "--out", str(tmp_path / "m.zip")])
     assert seen["size"] == 5 and seen["timesteps"] == 10 and seen["out"].endswith("m.zip")
-    assert seen["vec"] == "native" and seen["max_minutes"] is None and seen["progress_bar"]
+    assert seen["vec"] == "native" and seen["max_minutes"] == 55 and seen["progress_bar"]
 
 
 def test_help_shows_the_defaults_without_importing_torch():
@@ -275,4 +295,4 @@ def test_help_shows_the_defaults_without_importing_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("False")
-    assert "(default: 200000)" in out.stdout and "(default: native)" in out.stdout
+    assert "(default: 3000000)" in out.stdout and "(default: native)" in out.stdout
