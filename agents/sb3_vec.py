@@ -59,7 +59,7 @@ class SB3VecEnv(VecEnv):
     """``venv`` (a ``maze_env`` native vector env, either action type) as an SB3 ``VecEnv``."""
 
     def __init__(self, venv: TokenMazeVectorEnv):
-        if not isinstance(venv.unwrapped, TokenMazeVectorEnv) or venv is not venv.unwrapped:
+        if not isinstance(venv, TokenMazeVectorEnv):
             raise TypeError(
                 "SB3VecEnv wraps an unwrapped maze_env vector env (gym.make_vec(id, num_envs=N) "
                 f"of a TokenMaze id), got {venv!r}"
