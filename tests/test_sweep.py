@@ -14,7 +14,7 @@ import pytest
 
 from agents.transformer.checkpoint import load_model
 from agents.transformer.data import DataConfig
-from agents.transformer.sweep import load_sweep_file, parse_grid, ranking, sweep, trials
+from agents.transformer.sweep import load_sweep_file, main, parse_grid, ranking, sweep, trials
 from agents.transformer.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,3 +130,13 @@ def test_ranking_puts_the_best_exact_rate_first_and_failed_trials_last():
         (1, "c", 3), (2, "a", 1), (3, "d", 4), (4, "b", 2)
     ]  # fmt: skip
     assert got[-1]["status"] == "error: boom" and got[0]["status"] == "ok"
+
+
+def test_the_cli_names_a_bad_grid_before_starting_ray(tmp_path):
+    (tmp_path / "b.json").write_text(json.dumps(BASE))
+    with pytest.raises(SystemExit, match="grid key 'rate'"):
+        main(["--config", str(tmp_path / "b.json"), "--grid", "rate=1", "--out", str(tmp_path)])
+    (tmp_path / "s.toml").write_text('config = "b.json"\n[grid]\n"model.width" = [8]\n')
+    with pytest.raises(SystemExit, match=r"sweep trial model\.width=8: .*width"):
+        main(["--sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()

@@ -1,7 +1,8 @@
 """Data-parallel training: one ``DistributedTrainer`` per process, started by ``torchrun``.
 
     torchrun --nproc_per_node 4 -m agents.transformer train --config FILE [--resume]
-    torchrun --nnodes 2 --nproc_per_node 8 --rdzv-endpoint HOST:PORT -m agents.transformer train ...
+    torchrun --nnodes 2 --node_rank R --nproc_per_node 8 --master_addr HOST --master_port 29500 \\
+        -m agents.transformer train --config FILE               # on each of two machines
 
 The model is wrapped in ``DistributedDataParallel`` (backend gloo on CPU, NCCL on CUDA, one GPU
 per process: ``cuda:LOCAL_RANK``).  Every rank builds the same global batch of step ``t`` from
