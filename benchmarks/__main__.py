@@ -22,7 +22,7 @@ examples:
   python -m benchmarks run --suite quick --out results --resume      # continue a killed run
   python -m benchmarks list                               # suites and agents
   python -m benchmarks overlap --suite size --hashes train_hashes.txt
-  python -m benchmarks speed maze                         # maze | env | transformer | sb3
+  python -m benchmarks speed maze                         # maze | env | transformer | sb3 | ddp
 
 outputs (in --out DIR): results.json (schema: benchmarks/report.py), results.csv, report.md,
 size.png / p.png (metric vs maze size / percolation p), target_heatmap.png (success by target
@@ -117,9 +117,10 @@ def _parser() -> argparse.ArgumentParser:
         help="text file of training Maze.canonical_hash() values, one per line",
     )
     sp = sub.add_parser(
-        "speed", help="speed benchmarks: maze | env | transformer | sb3 (extra args pass through)"
+        "speed",
+        help="speed benchmarks: maze | env | transformer | sb3 | ddp (extra args pass through)",
     )
-    sp.add_argument("target", choices=("maze", "env", "transformer", "sb3"))
+    sp.add_argument("target", choices=("maze", "env", "transformer", "sb3", "ddp"))
     sp.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for that benchmark")
     return p
 

@@ -6,7 +6,10 @@
    (``TransformerBridge.boot_native``), same plain 6x6 sequences, same optimizer (target ≥ 3×);
 2. training paths/s: shared-prefix packing vs plain sequences, same model (target ≥ 3×), and
    query rows of 64 tokens vs all of a maze's queries in one row (attention over the whole row);
-3. greedy decoding mazes/s: KV cache vs full recompute each step (target ≥ 10×).
+3. greedy decoding mazes/s: KV cache vs full recompute each step (target ≥ 10×);
+4. training tokens/s per device (``--device``, default cuda where there is one): the real
+   training step (``Trainer.train_step``, batch generation included) of the shipped 6x6 shape,
+   fp32 eager, and on CUDA bf16 autocast and bf16 + torch.compile against it.
 
 It also prints both models' training FLOP/s as a share of the machine's dense matmul rate,
 measured in the same run: the ceiling that bounds any training-speed ratio.
@@ -23,7 +26,7 @@ import torch.nn.functional as F
 from agents.transformer.data import DataConfig, eval_set, training_batch
 from agents.transformer.decode import generate
 from agents.transformer.model import GPT, GPTConfig
-from agents.transformer.train import loss_on
+from agents.transformer.train import TrainConfig, Trainer, loss_on
 from benchmarks.timing import Work, best_rates, rate
 
 
@@ -70,6 +73,37 @@ def matmul_flops_per_second(seconds: float, n: int = 1024) -> float:
     return rate(multiply, seconds)
 
 
+def device_throughput(device: str, seconds: float) -> None:
+    """Print training tokens/s (non-pad tokens through the model) of the shipped 6x6 shape on
+    ``device``, and the share of a step that generating its batch takes."""
+    shape = {"d_model": 128, "n_layers": 8, "n_heads": 4, "d_mlp": 512, "n_ctx": 256}
+    data = DataConfig(queries_per_maze=16)
+    pad = data.vocab.pad_id
+    batches = [training_batch(data, 12, np.random.default_rng([0, t]))[0] for t in range(8)]
+    tokens = np.mean([int((b.prefix != pad).sum() + (b.queries != pad).sum()) for b in batches])
+
+    def trainer(**kw) -> Work:
+        cfg = TrainConfig(model=shape, data=data.to_dict(), batch_mazes=12, eval_size=1, **kw)
+        t = Trainer(cfg, ".", "")  # never writes: train_step only
+        return lambda: (t.train_step(), 1)[1]
+
+    variants = [("fp32 eager", {})]
+    if device.startswith("cuda"):
+        bf16 = {"precision": "bf16"}
+        variants += [
+            ("bf16 autocast", bf16),
+            ("bf16 + torch.compile", {**bf16, "compile": "inductor"}),
+        ]
+    steps = [rate(trainer(device=device, **kw), seconds, warmup=3) for _, kw in variants]
+    data_rate = rate(lambda: (training_batch(data, 12, np.random.default_rng(1)), 1)[1], seconds)
+    print(f"\ntraining tokens/s per device ({device}, 8 layers, d_model 128, 12 mazes x 16 paths):")
+    for (name, _), r in zip(variants, steps):
+        print(f"  {name:22s} {r * tokens:10.0f} tokens/s {r:6.2f} steps/s {r / steps[0]:5.2f}x")
+    print(
+        f"  generating the batch: {steps[0] / data_rate:.0%} of an fp32 step (each DDP rank does)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks speed transformer",
@@ -81,6 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="device of the tokens/s rows (default: cuda where there is one)",
+    )
     args = parser.parse_args(argv)
     seconds = 4.0 if args.quick else 15.0
     data = DataConfig()
@@ -155,6 +194,7 @@ def main(argv: list[str] | None = None) -> None:
         f"TL-native {tl_rate * per_seq / ceiling:.0%}; 3x TL-native would need "
         f"{3 * tl_rate * per_seq / ceiling:.0%}"
     )
+    device_throughput(args.device, seconds)
 
 
 if __name__ == "__main__":

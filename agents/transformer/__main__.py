@@ -1,4 +1,4 @@
-"""``python -m agents.transformer {train,export,evaluate} ...``"""
+"""``python -m agents.transformer {train,export,evaluate,sweep} ...``"""
 
 import sys
 
@@ -6,6 +6,7 @@ VERBS = {
     "train": ("agents.transformer.train", "train a model from a JSON config (resumable)"),
     "export": ("agents.transformer.export", "copy a run's weights and config to a model folder"),
     "evaluate": ("agents.transformer.evaluate", "score a checkpoint on held-out mazes (JSON)"),
+    "sweep": ("agents.transformer.sweep", "train a grid of configs on Ray Tune, rank them"),
 }
 
 

@@ -197,9 +197,25 @@ class Batch:
     query_mask: torch.Tensor  # [r, 1, lq, lp + lq]
     labels: torch.Tensor  # [r, lq] next-token targets, -100 where no loss
 
-    def to(self, device: torch.device | str) -> Batch:
+    def _map(self, fn) -> Batch:
+        return Batch(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         """The same batch with every tensor on ``device``."""
-        return Batch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> Batch:
+        """The same batch in page-locked memory (for asynchronous copies to a GPU)."""
+        return self._map(torch.Tensor.pin_memory)
+
+    def mazes(self, start: int, stop: int) -> Batch:
+        """Mazes ``start:stop`` and their query rows, tensors and padding as in this batch."""
+        rows = torch.nonzero((self.query_prefix >= start) & (self.query_prefix < stop))[:, 0]
+        return Batch(
+            self.prefix[start:stop], self.prefix_positions[start:stop],
+            self.prefix_mask[start:stop], self.query_prefix[rows] - start, self.queries[rows],
+            self.query_positions[rows], self.query_mask[rows], self.labels[rows],
+        )  # fmt: skip
 
 
 def rows_of(lengths: list[int], capacity: int) -> list[list[int]]:

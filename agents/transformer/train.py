@@ -2,6 +2,7 @@
 
     python -m agents.transformer train --config agents/transformer/configs/shipped_6x6.json
     python -m agents.transformer train --config ... --resume      # continue after a kill
+    torchrun --nproc_per_node 4 -m agents.transformer train --config ...  # data-parallel
 
 Every batch ``step`` is generated from ``numpy.random.default_rng([seed, step])``, so a resumed
 run sees exactly the data an uninterrupted one would; model, optimizer and schedule state are
@@ -11,8 +12,10 @@ are excluded from training by canonical hash.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import os
 import shlex
 import shutil
 import sys
@@ -37,7 +40,7 @@ from agents.transformer.checkpoint import (
     restore_optimizer,
     save_model,
 )
-from agents.transformer.data import DataConfig, eval_set, randomize_positions, training_batch
+from agents.transformer.data import Batch, DataConfig, eval_set, randomize_positions, training_batch
 from agents.transformer.evaluate import evaluate
 from agents.transformer.model import GPT, GPTConfig
 from agents.transformer.policy import resolve_checkpoint
@@ -82,6 +85,11 @@ class TrainConfig:
     eval_size: int = 500
     checkpoint_every: int = 200
     log_every: int = 10
+    precision: str = "fp32"
+    """"fp32", or "bf16": the training forward pass under torch.autocast in bfloat16 (weights,
+    optimizer and gradients stay fp32; meant for GPUs, runs on CPUs too)"""
+    compile: str | None = None
+    """a torch.compile backend for the training forward pass ("inductor" on a GPU); None: eager"""
     threads: int = 0
     """torch intra-op threads (0: torch's default)"""
     device: str = "cpu"
@@ -91,6 +99,13 @@ class TrainConfig:
     (same shape; its vocabulary a prefix of the run's, so max_grid may grow; see warm_start.py)"""
 
     def __post_init__(self):
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
+        if self.compile is not None and not isinstance(self.compile, str):
+            raise ValueError(
+                f"compile must be a torch.compile backend name (e.g. 'inductor') or null, "
+                f"got {self.compile!r}"
+            )
         points = self.lr_points
         if points is None:
             return
@@ -158,6 +173,22 @@ def loss_on(model: GPT, batch) -> torch.Tensor:
     return F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=-100)
 
 
+class BatchLoss(torch.nn.Module):
+    """``loss_on`` as one module call (what DDP wraps and torch.compile compiles)."""
+
+    def __init__(self, model: GPT):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return loss_on(self.model, batch)
+
+
+def compiled(net: torch.nn.Module, cfg: TrainConfig) -> torch.nn.Module:
+    """``net`` compiled with ``cfg.compile``'s backend, or ``net`` itself."""
+    return torch.compile(net, backend=cfg.compile) if cfg.compile else net
+
+
 def checkpoint_config(cfg: TrainConfig, summary: dict, command: str) -> dict:
     return {
         "format": "tokenmaze-transformer/1",
@@ -169,6 +200,8 @@ def checkpoint_config(cfg: TrainConfig, summary: dict, command: str) -> dict:
 
 class Trainer:
     """Holds a run's model, optimizer and counters; ``run`` trains to ``cfg.steps``."""
+
+    rank = 0  # this process's data-parallel rank (distributed.py); rank 0 alone writes files
 
     def __init__(self, cfg: TrainConfig, out: Path, command: str = ""):
         self.cfg, self.out, self.command = cfg, Path(out), command
@@ -283,7 +316,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(cfg, self.step)
         self.model.train()
-        loss = loss_on(self.model, batch.to(self.device))
+        loss = self.batch_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
@@ -292,11 +325,30 @@ class Trainer:
         self.paths_seen += cfg.batch_mazes * self.data.queries_per_maze
         return float(loss.detach())
 
-    def run(self, progress: bool = True) -> dict:
-        cfg = self.cfg
+    @functools.cached_property
+    def net(self) -> torch.nn.Module:
+        """What a training step calls with a batch for its loss."""
+        return compiled(BatchLoss(self.model), self.cfg)
+
+    def batch_loss(self, batch: Batch) -> torch.Tensor:
+        """The mean loss of ``batch`` (pinned and copied asynchronously to a GPU)."""
+        if self.device.type == "cuda":
+            batch = batch.pin_memory()
+        bf16 = self.cfg.precision == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return self.net(batch.to(self.device, non_blocking=True))
+
+    def held_out_eval(self) -> dict:
+        return {**evaluate(self.model, self.data, self.held_out), "step": self.step}
+
+    def prepare_out(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.step == 0:  # a run killed before its first checkpoint leaves no lines to keep
             (self.out / "log.jsonl").unlink(missing_ok=True)
+
+    def run(self, progress: bool = True) -> dict:
+        cfg = self.cfg
+        self.prepare_out()
         bar = tqdm(
             total=cfg.steps,
             initial=self.step,
@@ -320,10 +372,7 @@ class Trainer:
                 }
                 losses = []
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
-                    self.last_eval = {
-                        **evaluate(self.model, self.data, self.held_out),
-                        "step": self.step,
-                    }
+                    self.last_eval = self.held_out_eval()
                     record["eval"] = self.last_eval
                 self.log(record)
                 bar.set_postfix(
@@ -367,16 +416,23 @@ def main(argv: list[str] | None = None) -> None:
     command = "python -m agents.transformer train " + shlex.join(
         argv if argv is not None else sys.argv[2:]
     )
-    trainer = Trainer(cfg, out, command)
+    if "WORLD_SIZE" in os.environ:  # started by torchrun: one data-parallel rank
+        from agents.transformer.distributed import DistributedTrainer
+
+        trainer = DistributedTrainer(cfg, out, command)
+    else:
+        trainer = Trainer(cfg, out, command)
     if args.resume:
         trainer.resume()
-        print(f"resumed {out} at step {trainer.step}", file=sys.stderr)
+        if trainer.rank == 0:
+            print(f"resumed {out} at step {trainer.step}", file=sys.stderr)
     elif (out / STATE_FILE).exists():
         raise SystemExit(
             f"{out} already holds a run; pass --resume to continue it or choose another --out"
         )
     result = trainer.run(progress=not args.no_progress)
-    print(json.dumps({"run": str(out), "step": trainer.step, "held_out": result}))
+    if trainer.rank == 0:
+        print(json.dumps({"run": str(out), "step": trainer.step, "held_out": result}))
 
 
 if __name__ == "__main__":
