@@ -31,6 +31,7 @@ from maze_env.endpoints import (
 from maze_env.generators import generate_batch, generate_into, kernel_plan
 from maze_env.maze import Coord, Maze, Shape
 from maze_env.moves import Move
+from maze_env.rules import STEP_KINDS, VIOLATION_KINDS
 from maze_env.tokens import (
     PATH_END,
     Vocabulary,
@@ -40,13 +41,13 @@ from maze_env.tokens import (
 )
 
 KEYS_PER_RESET = 4  # per episode: maze (2: shape, offset), endpoints (1), edge shuffle (1)
-VIOLATION_KINDS = ("non_adjacent_jump", "wall_crossing", "backtrack", "revisit", "invalid_token")
 
 # columns of the int state matrix (n, N_INT)
 POS, PREV, PENDING, STEPS, PATH_LEN, LENGTH, ORIGIN, TARGET, OPTIMAL, SUCCESS = range(10)
 VIOL = 10  # VIOL + kind index, one column per violation kind
 N_INT = VIOL + len(VIOLATION_KINDS)
-_JUMP, _WALL, _BACK, _REVISIT, _INVALID = range(5)
+_JUMP, _WALL, _BACK, _REVISIT, _INVALID, _NO_END = range(len(VIOLATION_KINDS))
+_MOVE_KINDS = _INVALID  # the kinds a move into a cell can break: jump, wall, backtrack, revisit
 _STOP_MOVE = int(Move.STOP)  # a plain int constant for the kernels
 _DR = np.array([-1, 1, 0, 0], np.int64)
 _DC = np.array([0, 0, -1, 1], np.int64)
@@ -188,7 +189,7 @@ def _visit(i, cell, conns, ints, visited, path, bad):
     pos = ints[i, POS]
     r, c, r2, c2 = pos // cols, pos % cols, cell // cols, cell % cols
     dist = abs(r - r2) + abs(c - c2)
-    before = _count(ints, i, 4)
+    before = _count(ints, i, _MOVE_KINDS)
     if dist > 1:
         ints[i, VIOL + _JUMP] += 1
     elif dist == 1:
@@ -202,7 +203,7 @@ def _visit(i, cell, conns, ints, visited, path, bad):
     n = ints[i, PATH_LEN]
     if n < path.shape[1]:  # only a misuse (stepping a finished episode) could overflow
         path[i, n] = cell
-        bad[i, n] = _count(ints, i, 4) > before
+        bad[i, n] = _count(ints, i, _MOVE_KINDS) > before
         ints[i, PATH_LEN] = n + 1
     ints[i, PREV] = pos
     ints[i, POS] = cell
@@ -317,10 +318,11 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
         if not active[i]:
             continue
         a = actions[i]
-        before = _count(ints, i, 5)
-        ended = False
+        before = _count(ints, i, STEP_KINDS)
+        ended = stopped = False
         if (move_env and a == _STOP_MOVE) or (not move_env and a == stop):
             _emit(i, stop, ints, tokens)
+            stopped = True
             if ints[i, PENDING] >= 0:  # a half-emitted coordinate never completed
                 ints[i, VIOL + _INVALID] += 1
                 ints[i, PENDING] = -1
@@ -357,7 +359,7 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
                 else:
                     _visit(i, cell, conns, ints, visited, path, bad)
         ints[i, STEPS] += 1
-        total = _count(ints, i, 5)
+        total = _count(ints, i, STEP_KINDS)
         if terminate and total > before:
             ended = True
         success = ended and total == 0 and ints[i, POS] == ints[i, TARGET] and ints[i, PENDING] < 0
@@ -365,6 +367,8 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
         rewards[i] = -step_cost - penalty * (total - before) + (success_reward if success else 0.0)
         terminated[i] = ended
         truncated[i] = (not ended) and ints[i, STEPS] >= max_steps
+        if (ended or truncated[i]) and not stopped:
+            ints[i, VIOL + _NO_END] = 1
         _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams)
     return -1
 

@@ -11,7 +11,8 @@ origin one cell token at a time:
   neighbour behind a closed connection) and at most one of ``backtrack`` (the cell just left) /
   ``revisit`` (any other cell already on the path, the current one included) — the same rules
   as the env's ``info["violations"]``;
-- ``no_path_end`` is 1 when the tokens stop without ``<PATH_END>``.
+- ``no_path_end`` is 1 when the tokens stop without ``<PATH_END>`` (a half coordinate left
+  then is unfinished, not an ``invalid_token``; one closed by ``<PATH_END>`` is invalid).
 
 Metrics (``EpisodeMetrics``):
 
@@ -42,16 +43,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from maze_env.maze import Coord, Maze
+from maze_env.rules import STEP_KINDS, VIOLATION_KINDS
 from maze_env.tokens import PATH_END
 
-VIOLATION_KINDS = (
-    "non_adjacent_jump",
-    "wall_crossing",
-    "backtrack",
-    "revisit",
-    "invalid_token",
-    "no_path_end",
-)
 _COORD = re.compile(r"^\((\d+),(\d+)\)$")
 
 
@@ -114,8 +108,8 @@ def _cells(tokens: Sequence[str], scheme: str, shape: tuple[int, int]):
             yield None, False
         else:
             yield (int(m.group(1)), int(m.group(2))), False
-    if pending is not None:
-        yield None, False
+    # a half coordinate left when the tokens stop is unfinished, not invalid (as in the env):
+    # ``no_path_end`` records how the walk ended
 
 
 def walk(maze: Maze, origin: Coord, tokens: Sequence[str], scheme: str = "aotp") -> Walk:
@@ -206,7 +200,7 @@ def score(
     if optimal < 0:
         raise ValueError(f"target {target} is unreachable from origin {origin}: no metric applies")
     reached = path[-1] == target
-    bad_steps = sum(w.violations[k] for k in VIOLATION_KINDS[:5])
+    bad_steps = sum(w.violations[k] for k in VIOLATION_KINDS[:STEP_KINDS])
     valid = bad_steps == 0
     steps = len(path) - 1
     exact = valid and reached and w.ended and steps == optimal
