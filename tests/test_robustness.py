@@ -1,0 +1,143 @@
+"""Hostile and careless input: every bad value gets a clear error naming it (parser, env kwargs,
+actions), bounded hypothesis fuzzing included (the derandomized ``ci`` profile)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import maze_env
+from maze_env import TokenError, parse, tokenize
+
+
+def solved(name="rdfs", shape=(3, 4), seed=0, **kw):
+    m = maze_env.generate(name, shape, seed=seed, **kw)
+    origin, target = maze_env.sample_endpoints(m, seed=seed)
+    return m, origin, target, m.shortest_path(origin, target)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def test_a_coordinate_of_thousands_of_digits_is_a_token_error():
+    tokens = tokenize(*solved())
+    for bad, scheme in (("(" + "9" * 5000 + ",0)", "aotp"), ("7" * 4400, "coords")):
+        broken = list(tokenize(*solved(), scheme=scheme))
+        at = broken.index("<ORIGIN_START>") + 1
+        broken[at] = bad
+        with pytest.raises(TokenError, match=r"beyond the limit 1024") as err:
+            parse(broken, scheme=scheme)
+        assert err.value.position == at and err.value.token == bad
+        assert len(str(err.value)) < 300
+    assert parse(tokens).maze == solved()[0]
+
+
+def test_a_token_with_a_trailing_newline_is_refused():
+    tokens = tokenize(*solved())
+    at = tokens.index("<ORIGIN_START>") + 1
+    broken = [*tokens]
+    broken[at] = tokens[at] + "\n"
+    with pytest.raises(TokenError, match="expected a coordinate") as err:
+        parse(broken)
+    assert err.value.position == at
+    coords = tokenize(*solved(), scheme="coords")
+    at = coords.index("<ORIGIN_START>") + 1
+    coords[at] += "\n"
+    with pytest.raises(TokenError, match="expected a row number") as err:
+        parse(coords, scheme="coords")
+    assert err.value.position == at
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_duplicate_edge_is_refused_at_its_second_listing(reverse):
+    tokens = tokenize(*solved())
+    first = tokens[1:5]  # a <--> b ;
+    again = [first[2], first[1], first[0], first[3]] if reverse else first
+    end = tokens.index("<ADJLIST_END>")
+    broken = tokens[:end] + again + tokens[end:]
+    with pytest.raises(TokenError, match=r"listed twice \(first at position 1\)") as err:
+        parse(broken)
+    assert err.value.position == end
+
+
+def test_a_target_outside_the_given_shape_is_refused():
+    m, origin, _, _ = solved()
+    tokens = tokenize(m, origin, origin)
+    at = tokens.index("<TARGET_START>") + 1
+    tokens[at] = "(99,99)"
+    with pytest.raises(TokenError, match=r"\(99, 99\) is off the 3x4 grid") as err:
+        parse(tokens, shape=(3, 4))
+    assert err.value.position == at
+
+
+@pytest.mark.parametrize("scheme", ["aotp", "coords", "walls"])
+@pytest.mark.parametrize("stray", ["3", "<XX>", "(1,1)", "<-->"])
+def test_a_stray_token_in_the_path_is_named_at_its_position(scheme, stray):
+    tokens = tokenize(*solved("rdfs_percolation", (4, 4), 2, p=0.3), scheme=scheme)
+    at = tokens.index("<PATH_START>") + 3  # inside the path
+    broken = [*tokens[:at], stray, *tokens[at:]]
+    if stray == ("3" if scheme == "coords" else "(1,1)"):  # a cell token of this scheme
+        try:  # one more path cell (a jump or revisit is no parse error), or half of one
+            parse(broken, scheme=scheme)
+        except TokenError as err:
+            assert err.position >= at
+        return
+    with pytest.raises(TokenError) as err:
+        parse(broken)
+    assert err.value.position == at and err.value.token == stray, str(err.value)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_maze_dataset_split_coordinates_parse_as_the_coords_scheme():
+    md = pytest.importorskip("maze_dataset")
+    import numpy as np
+    from maze_dataset.tokenization import MazeTokenizer, TokenizationMode
+
+    from maze_env import interop
+
+    tokenizer = MazeTokenizer(tokenization_mode=TokenizationMode.AOTP_CTT_indexed, max_grid_size=6)
+    for gen in (md.LatticeMazeGenerators.gen_dfs, md.LatticeMazeGenerators.gen_percolation):
+        for _ in range(4):
+            lattice = gen(np.array([5, 6])) if gen.__name__ == "gen_dfs" else gen(
+                np.array([5, 6]), p=0.6
+            )  # fmt: skip
+            sm = md.SolvedMaze.from_lattice_maze(lattice, lattice.generate_random_path())
+            tokens = sm.as_tokens(tokenizer)
+            assert "(" in tokens and "," in tokens  # the split spelling
+            ex = parse(tokens, shape=(5, 6))
+            assert ex.scheme == "coords" and ex.complete
+            assert (ex.maze, ex.origin, ex.target, ex.path) == tuple(interop.from_maze_dataset(sm))
+            assert parse(" ".join(tokens), shape=(5, 6)) == ex
+
+
+def valid_sequences():
+    cases = [solved("rdfs_percolation", (3, 4), s, p=0.3) for s in range(3)]
+    return st.sampled_from([(tokenize(*c, scheme=s), s) for c in cases for s in maze_env.SCHEMES])
+
+
+JUNK = (
+    st.sampled_from(maze_env.vocabulary(5).tokens)
+    | st.text(max_size=6)
+    | st.sampled_from(["(0,0)\n", "3\n", "(0,-1)", "(01,2)", "9" * 5000, "(" + "1" * 4400 + ",0)"])
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_sequences(), st.integers(0, 10**6), st.sampled_from(["ins", "sub"]), JUNK)
+def test_one_edit_is_reported_at_or_just_before_it(case, where, op, junk):
+    """One inserted or substituted token: an error never points before the start of the edge
+    (at most 5 tokens) that holds it, and detection keeps the scheme."""
+    tokens, scheme = case
+    at = where % len(tokens)
+    broken = [*tokens]
+    if op == "ins":
+        broken.insert(at, junk)
+    else:
+        broken[at] = junk
+    try:
+        ex = parse(broken)
+    except TokenError as err:
+        assert err.position >= at - 5, (err, at)
+        return
+    assert ex.scheme == scheme
