@@ -30,7 +30,7 @@ from maze_env.endpoints import (
     sample_pair,
 )
 from maze_env.generators import GENERATORS, generate_batch, generate_into, kernel_plan
-from maze_env.maze import Coord, Maze, Shape, normalize_shape
+from maze_env.maze import Coord, Maze, Shape, is_int, normalize_shape
 from maze_env.tokens import (
     PATH_END,
     SCHEMES,
@@ -46,6 +46,7 @@ VIOLATION_KINDS = ("non_adjacent_jump", "wall_crossing", "backtrack", "revisit",
 ACTION_TYPES = ("token", "move")
 INVALID_ACTIONS = ("record", "terminate")
 MOVE_NAMES = ("north", "south", "west", "east", "stop")
+MAX_STEPS = 2**20  # above the default for the largest grid (2 x 2 x 255 x 255 = 260,100)
 
 # columns of the int state matrix (n, N_INT)
 POS, PREV, PENDING, STEPS, PATH_LEN, LENGTH, ORIGIN, TARGET, OPTIMAL, SUCCESS = range(10)
@@ -199,8 +200,14 @@ def make_config(
     per_move = 2 if (scheme == "coords" and action_type == "token") else 1
     if max_steps is None:
         max_steps = 2 * per_move * shape[0] * shape[1]
-    if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be an int >= 1 or None, got {max_steps!r}")
+    if not is_int(max_steps) or not 1 <= max_steps <= MAX_STEPS:
+        raise ValueError(f"max_steps must be None or an int in [1, {MAX_STEPS}], got {max_steps!r}")
+    spec = _endpoint_spec(endpoints)
+    if shape == (1, 1):
+        raise ValueError(
+            f"size={size!r}: a 1x1 maze has one cell, and an episode needs an origin and a "
+            "target joined by a path: use at least 2 cells, e.g. size=(1, 2)"
+        )
     if invalid_action not in INVALID_ACTIONS:
         raise ValueError(f"invalid_action must be one of {INVALID_ACTIONS}, got {invalid_action!r}")
     return Config(
@@ -208,7 +215,7 @@ def make_config(
         shape=shape,
         generator=generator,
         generator_kwargs=generator_kwargs,
-        endpoints=_endpoint_spec(endpoints),
+        endpoints=spec,
         scheme=scheme,
         max_grid=int(max_grid),
         canvas=canvas,

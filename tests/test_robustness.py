@@ -141,3 +141,81 @@ def test_one_edit_is_reported_at_or_just_before_it(case, where, op, junk):
         assert err.position >= at - 5, (err, at)
         return
     assert ex.scheme == scheme
+
+
+# --------------------------------------------------------------------------- env kwargs
+
+BAD_KWARGS = [  # (env kwargs, the words the error must hold)
+    ({"generator_kwargs": {"forks": "False"}}, r"forks='False' must be True or False"),
+    ({"generator_kwargs": {"forks": 1}}, r"forks=1 must be True or False"),
+    ({"endpoints": {"origin_dead_end": "yes"}}, r"origin_dead_end must be True or False"),
+    ({"endpoints": {"target_dead_end": 1}}, r"target_dead_end must be True or False"),
+    ({"endpoints": {"min_distance": True}}, r"min_distance must be an int in \[0, 2147483647\]"),
+    ({"endpoints": {"min_distance": 2**70}}, r"min_distance must be an int in \[0, 2147483647\]"),
+    ({"endpoints": {"max_distance": 2**70}}, r"max_distance must be None or an int in \[min"),
+    ({"generator": "percolation", "generator_kwargs": {"p": True}}, r"p=True must be a number in"),
+    ({"generator": "percolation", "generator_kwargs": {"p": "0.5"}}, r"p='0.5' must be a number"),
+    ({"generator": "percolation", "generator_kwargs": {"p": float("nan")}}, r"p=nan must be a"),
+    ({"endpoints": {"target_region": "rect:0,0,-1,-1"}}, r"need 0 <= r0 < r1 and 0 <= c0 < c1"),
+    ({"endpoints": {"origin_region": "rect:2,0,2,3"}}, r"need 0 <= r0 < r1"),
+    ({"endpoints": {"origin_region": "rect:0,0,0,0"}}, r"need 0 <= r0 < r1"),
+    ({"canvas": 8, "offset": (0.5, 0.5)}, r"offset must be \(row, col\) of ints"),
+    ({"canvas": 8, "offset": (True, 0)}, r"offset must be \(row, col\) of ints"),
+    ({"canvas": 8, "offset": 3}, r"offset must be \(row, col\), None or 'random'"),
+    ({"generator_kwargs": {"max_depth": 10**30}},
+     rf"max_depth={10**30} must be an int in \[1, 2147483647\]"),
+    ({"generator_kwargs": {"max_depth": 0}}, r"max_depth=0 .*\(a depth of 0 opens no connection"),
+    ({"generator_kwargs": {"max_depth": 2.5}}, r"max_depth=2.5 must be an int in \[1"),
+    ({"size": (1, 2**64)}, r"size: each side must be in \[1, 4096\]"),
+    ({"size": 10**4}, r"size: each side must be in \[1, 4096\]"),
+    ({"size": (6.5, 6)}, r"size must be an int or \(rows, cols\) of ints"),
+    ({"size": True}, r"size must be an int or \(rows, cols\)"),
+    ({"size": 1}, r"size=1: a 1x1 maze has one cell"),
+    ({"max_steps": 10**9}, r"max_steps must be None or an int in \[1, 1048576\]"),
+    ({"max_steps": True}, r"max_steps must be None or an int in \[1, 1048576\]"),
+    ({"generator": "open_field", "generator_kwargs": {"obstacles": 10**9}},
+     r"obstacles=1000000000 must be an int in \[0, 10000\]"),
+    ({"generator": "open_field", "generator_kwargs": {"obstacle_max_size": 0}},
+     r"obstacle_max_size=0 must be an int in \[1, 4096\]"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kwargs", "message"), BAD_KWARGS)
+def test_bad_env_kwargs_are_refused_naming_the_kwarg_and_range(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        maze_env.TokenMazeEnv(**kwargs)
+
+
+def test_the_bounds_still_allow_the_edges_of_their_ranges():
+    maze_env.TokenMazeEnv(size=(1, 2)).reset(seed=0)
+    maze_env.TokenMazeEnv(max_steps=2**20).reset(seed=0)
+    maze_env.TokenMazeEnv(generator_kwargs={"max_depth": 1}).reset(seed=0)
+    maze_env.TokenMazeEnv(generator="open_field", generator_kwargs={"obstacles": 10_000}, size=3)
+    assert maze_env.normalize_shape((4096, 1)) == (4096, 1)
+
+
+def test_actions_must_be_ints_in_range_and_follow_a_reset():
+    import gymnasium as gym
+    import numpy as np
+
+    env = maze_env.TokenMazeEnv()
+    with pytest.raises(gym.error.ResetNeeded, match=r"before reset\(\)"):
+        env.step(20)
+    env.reset(seed=0)
+    n = env.action_space.n
+    for bad in (True, np.bool_(True), 1.0, "1", n, -1, np.array([1, 2]), None):
+        with pytest.raises(ValueError, match=rf"action must be an int in \[0, {n}\)"):
+            env.step(bad)
+    env.step(np.int64(env.action_space.n - 1))
+
+
+def test_vector_reset_seeds_are_checked():
+    import gymnasium as gym
+
+    envs = gym.make_vec("TokenMaze-v0", num_envs=2)
+    for bad in ("x", ["a", "b"], [0.5, 1], {"a": 1}):
+        with pytest.raises(TypeError, match=r"seed must be None, an int or a list of num_envs=2"):
+            envs.reset(seed=bad)
+    with pytest.raises(ValueError, match="needs num_envs=2 entries, got 1"):
+        envs.reset(seed=[1])
+    envs.reset(seed=[1, None])
