@@ -12,6 +12,8 @@ import textwrap
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.transformer import checkpoint
 from agents.transformer.checkpoint import CheckpointError, load_model
@@ -247,3 +249,45 @@ def test_every_shipped_model_and_checkpoint_records_and_passes_its_hashes():
         for name in cfg["sha256"]:
             checkpoint.read_tensors(d, name, cfg)
         load_model(d)
+
+
+@pytest.fixture(scope="module")
+def saved_config(tmp_path_factory):
+    ck = saved_model(tmp_path_factory.mktemp("fuzz"))
+    return ck, json.loads((ck / "config.json").read_text())
+
+
+JUNK = [None, True, 0, -1, 2**70, 0.5, float("inf"), "", "128", [], {}, {"a": 1}]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["model", "data", "sha256", None]),
+            st.sampled_from(
+                ["d_model", "n_heads", "n_layers", "d_mlp", "n_ctx", "vocab_size", "positional",
+                 "rotary_base", "max_position", "max_grid", "size", "scheme", "generator",
+                 "canvas", "queries_per_maze", "model.safetensors", "data", "model"]
+            ),
+            st.sampled_from(JUNK),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)  # fmt: skip
+def test_fuzzed_checkpoint_configs_load_or_raise_checkpoint_error(saved_config, edits):
+    ck, original = saved_config
+    cfg = json.loads(json.dumps(original))
+    for section, key, value in edits:
+        if section is None:
+            cfg[key] = value
+        elif isinstance(cfg.get(section), dict):
+            cfg[section][key] = value
+    (ck / "config.json").write_text(json.dumps(cfg))
+    try:
+        load_model(ck)
+    except CheckpointError as err:
+        assert "config.json" in str(err) or "model.safetensors" in str(err)
+    finally:
+        (ck / "config.json").write_text(json.dumps(original))

@@ -219,3 +219,53 @@ def test_vector_reset_seeds_are_checked():
     with pytest.raises(ValueError, match="needs num_envs=2 entries, got 1"):
         envs.reset(seed=[1])
     envs.reset(seed=[1, None])
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+JUNK_VALUES = st.sampled_from(
+    [None, True, False, 0, 1, -1, 3, 2**70, 0.5, float("nan"), "", "x", "False", (1, 2),
+     (0.5, 0.5), [3, 3], {"a": 1}, "rect:0,0,-1,-1", "random"]
+)  # fmt: skip
+ENV_KEYS = ("size", "generator", "scheme", "max_grid", "canvas", "offset", "max_steps",
+            "step_cost", "invalid_action")  # fmt: skip
+GEN_KEYS = st.sampled_from(["forks", "max_depth", "p", "obstacles", "obstacle_max_size"])
+END_KEYS = st.sampled_from(["min_distance", "max_distance", "origin_dead_end", "target_region"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(ENV_KEYS), JUNK_VALUES, max_size=3),
+    st.sampled_from(["rdfs", "percolation", "open_field"]),
+    st.dictionaries(GEN_KEYS, JUNK_VALUES, max_size=2),
+    st.dictionaries(END_KEYS, JUNK_VALUES, max_size=2),
+)
+def test_fuzzed_env_kwargs_build_a_working_env_or_raise_a_named_error(kw, gen, gen_kw, ends):
+    kwargs = {"size": 3, "generator": gen, **kw, "generator_kwargs": gen_kw, "endpoints": ends}
+    try:
+        env = maze_env.TokenMazeEnv(**kwargs)
+        obs, _ = env.reset(seed=0)
+    except (ValueError, TypeError) as err:
+        assert str(err)
+        return
+    assert env.observation_space.contains(obs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(-(2**70), 2**70)
+    | st.sampled_from([True, False, 0.0, 1.5, "1", None, b"\x01", [1], (2,)])
+    | st.integers(0, 60)
+)
+def test_fuzzed_actions_step_or_raise_a_value_error(action):
+    import numpy as np
+
+    env = maze_env.TokenMazeEnv(size=3)
+    env.reset(seed=1)
+    try:
+        obs, reward, *_ = env.step(action)
+    except ValueError as err:
+        assert "action must be an int in [0," in str(err)
+        return
+    assert isinstance(action, (int, np.integer)) and not isinstance(action, bool)
+    assert env.observation_space.contains(obs) and np.isfinite(reward)
