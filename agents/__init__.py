@@ -6,7 +6,7 @@
 ['dead-end-filling', 'greedy', 'oracle']
 """
 
-from agents.base import Agent, available, load_object, make, register
+from agents.base import Agent, available, is_agent_class, load_object, make, register, resolve
 from agents.heuristics import DeadEndFillingAgent, GreedyAgent, WallFollowerAgent
 from agents.oracle import OracleAgent
 from agents.planned import PlannedAgent
@@ -45,7 +45,9 @@ __all__ = [
     "RandomForkAgent",
     "WallFollowerAgent",
     "available",
+    "is_agent_class",
     "load_object",
     "make",
     "register",
+    "resolve",
 ]

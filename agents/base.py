@@ -6,14 +6,20 @@ per step from ``act``.  Agents that can act on a whole vector env at once also d
 (``maze_env.parse``), never from env internals.
 
 ``make(name, **kwargs)`` builds a registered agent or, for ``"package.module:Class"``, imports
-and calls that attribute.  Factories may be registered lazily as such strings, so heavy
-dependencies (torch models, Stable-Baselines3) load on first use.
+that module and builds the attribute.  Factories may be registered lazily as such strings, so
+heavy dependencies (torch models, Stable-Baselines3) load on first use.
+
+Trust: naming ``"package.module:Attr"`` imports that module, which runs its code: name only
+modules you trust.  The attribute is called only if it is an agent class (it defines ``reset``
+and ``act``) or a function annotated to return one (``-> Agent`` or ``-> MyAgent``), so a name
+such as ``"os:system"`` is refused before anything is called (``resolve``).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -86,11 +92,27 @@ def _check_kwargs(name: str, factory: Factory, kwargs: dict) -> None:
             raise TypeError(f"agent {name!r} got an unknown kwarg {key!r}; it accepts: {known}")
 
 
-def make(name: str, **kwargs) -> Agent:
-    """Build the agent registered as ``name`` (or ``"package.module:Class"``) with ``kwargs``.
+def is_agent_class(obj: Any) -> bool:
+    """A class whose instances have the agent protocol's ``reset`` and ``act`` methods."""
+    return inspect.isclass(obj) and all(callable(getattr(obj, m, None)) for m in ("reset", "act"))
 
-    An unknown name raises ValueError listing the registered ones; an unknown kwarg raises
-    TypeError naming the agent and the kwarg.
+
+def _returns_agent(fn: Any) -> bool:
+    """A function whose return annotation is an agent class (``Agent`` included)."""
+    if not inspect.isfunction(fn):
+        return False
+    try:
+        returned = typing.get_type_hints(fn).get("return")
+    except Exception:  # an annotation that does not resolve is no promise
+        return False
+    return is_agent_class(returned)
+
+
+def resolve(name: str) -> Factory:
+    """The factory ``make(name)`` would call, imported but not called.
+
+    An unknown name raises ValueError listing the registered ones; a ``"package.module:Attr"``
+    that is neither an agent class nor a function annotated to return one raises TypeError.
     """
     if name in _REGISTRY:
         factory = _REGISTRY[name][0]
@@ -101,7 +123,28 @@ def make(name: str, **kwargs) -> Agent:
         raise ValueError(f"unknown agent {name!r}; known agents: {known} (or 'pkg.module:Class')")
     if isinstance(factory, str):
         factory = load_object(factory)
-        if not callable(factory):
-            raise TypeError(f"agent {name!r} resolves to {factory!r}, which is not callable")
+        if not (is_agent_class(factory) or _returns_agent(factory)):
+            raise TypeError(
+                f"agent {name!r} resolves to {factory!r}, which is neither an agent class "
+                "(with reset and act methods) nor a function annotated to return one "
+                "(-> agents.Agent); TokenMaze calls nothing else"
+            )
+    return factory
+
+
+def make(name: str, **kwargs) -> Agent:
+    """Build the agent registered as ``name`` (or ``"package.module:Class"``) with ``kwargs``.
+
+    An unknown name raises ValueError listing the registered ones; an unknown kwarg raises
+    TypeError naming the agent and the kwarg; a factory whose result lacks ``reset``/``act``
+    raises TypeError.
+    """
+    factory = resolve(name)
     _check_kwargs(name, factory, kwargs)
-    return factory(**kwargs)
+    agent = factory(**kwargs)
+    if not all(callable(getattr(agent, m, None)) for m in ("reset", "act")):
+        raise TypeError(
+            f"agent {name!r} built {type(agent).__name__!r}, which has no reset/act methods "
+            "(the agents.Agent protocol)"
+        )
+    return agent

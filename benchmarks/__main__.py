@@ -130,18 +130,26 @@ def _agent_specs(arg: str | None, suite):
     from benchmarks.suites import AgentSpec
 
     if arg is None:
-        return list(suite.agents) or [AgentSpec(n, n) for n in agents.available()]
-    names = [n.strip() for n in arg.split(",") if n.strip()]
-    if not names:
-        raise SystemExit("error: --agents is empty")
-    known = agents.available()
-    for n in names:
-        if n not in known and ":" not in n:
-            raise SystemExit(
-                f"error: unknown agent {n!r}; registered agents: {', '.join(known)} "
-                "(or 'package.module:Class')"
-            )
-    return [AgentSpec(n, n) for n in names]
+        specs = list(suite.agents) or [AgentSpec(n, n) for n in agents.available()]
+    else:
+        names = [n.strip() for n in arg.split(",") if n.strip()]
+        if not names:
+            raise SystemExit("error: --agents is empty")
+        known = agents.available()
+        for n in names:
+            if n not in known and ":" not in n:
+                raise SystemExit(
+                    f"error: unknown agent {n!r}; registered agents: {', '.join(known)} "
+                    "(or 'package.module:Class')"
+                )
+        specs = [AgentSpec(n, n) for n in names]
+    for spec in specs:  # an external 'module:Attr' must be an agent before anything runs
+        if spec.name not in agents.available():
+            try:
+                agents.resolve(spec.name)
+            except (ImportError, TypeError, ValueError) as err:
+                raise SystemExit(f"error: agent {spec.label!r}: {err}") from None
+    return specs
 
 
 def cmd_run(args) -> int:

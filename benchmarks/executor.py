@@ -10,6 +10,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
@@ -25,10 +27,26 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def _init_worker(threads: int) -> None:
-    """Give each worker process its share of the cores (before torch or numba spin up pools)."""
+PARENT_POLL_SECONDS = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Poll the parent's pid; when the parent dies (even by SIGKILL) the worker is re-parented,
+    and it exits at once instead of living on as an orphan."""
+    while True:
+        time.sleep(PARENT_POLL_SECONDS)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _init_worker(threads: int, parent: int) -> None:
+    """Give each worker process its share of the cores (before torch or numba spin up pools),
+    and tie its life to the parent's."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[var] = str(threads)
+    if os.getppid() != parent:  # the parent died while this worker started
+        os._exit(1)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
 class ProcessExecutor:
@@ -51,7 +69,7 @@ class ProcessExecutor:
             self.workers,
             mp_context=mp.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(threads,),
+            initargs=(threads, os.getpid()),
         )
         futures = {self._pool.submit(fn, item): item for item in items}
         try:

@@ -28,6 +28,7 @@ from maze_env.tokens import SCHEMES, Vocabulary, vocabulary
 
 ACTION_TYPES = ("token", "move")
 INVALID_ACTIONS = ("record", "terminate")
+MAX_STEPS = 2**20  # above the default for the largest grid (2 x 2 x 255 x 255 = 260,100)
 
 
 def _number(name: str, value) -> float:
@@ -92,7 +93,7 @@ class EnvConfig:
 
     def __post_init__(self):
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        shape = normalize_shape(self.size, "size")
+        given_size, shape = self.size, normalize_shape(self.size, "size")
         put("size", shape)
         canvas = None if self.canvas is None else normalize_shape(self.canvas, "canvas")
         put("canvas", canvas)
@@ -127,9 +128,16 @@ class EnvConfig:
             )
         put("max_grid", int(max_grid))
         if self.max_steps is not None:
-            if not is_int(self.max_steps) or self.max_steps < 1:
-                raise ValueError(f"max_steps must be an int >= 1 or None, got {self.max_steps!r}")
+            if not is_int(self.max_steps) or not 1 <= self.max_steps <= MAX_STEPS:
+                raise ValueError(
+                    f"max_steps must be None or an int in [1, {MAX_STEPS}], got {self.max_steps!r}"
+                )
             put("max_steps", int(self.max_steps))
+        if shape == (1, 1):
+            raise ValueError(
+                f"size={given_size!r}: a 1x1 maze has one cell, and an episode needs an origin and "
+                "a target joined by a path: use at least 2 cells, e.g. size=(1, 2)"
+            )
         for name in ("success_reward", "step_cost", "violation_penalty"):
             put(name, _number(name, getattr(self, name)))
         if self.invalid_action not in INVALID_ACTIONS:

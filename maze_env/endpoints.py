@@ -68,6 +68,11 @@ def region_mask(spec, shape: Shape) -> np.ndarray:
             r0, c0, r1, c1 = (int(x) for x in spec[5:].split(","))
         except ValueError:
             raise ValueError(f"region {spec!r} must be 'rect:r0,c0,r1,c1'") from None
+        if not (0 <= r0 < r1 and 0 <= c0 < c1):
+            raise ValueError(
+                f"region {spec!r}: need 0 <= r0 < r1 and 0 <= c0 < c1 (rows r0..r1-1, "
+                "columns c0..c1-1)"
+            )
         mask[r0:r1, c0:c1] = True
     else:
         raise ValueError(
@@ -99,15 +104,24 @@ class EndpointSpec:
     target_region: object = None
 
     def __post_init__(self):
-        if not is_int(self.min_distance) or self.min_distance < 0:
-            raise ValueError(f"min_distance must be an int >= 0, got {self.min_distance!r}")
+        if not is_int(self.min_distance) or not 0 <= self.min_distance <= MAX_DISTANCE:
+            raise ValueError(
+                f"min_distance must be an int in [0, {MAX_DISTANCE}], got {self.min_distance!r}"
+            )
         if self.max_distance is not None and (
-            not is_int(self.max_distance) or self.max_distance < self.min_distance
+            not is_int(self.max_distance)
+            or not self.min_distance <= self.max_distance <= MAX_DISTANCE
         ):
             raise ValueError(
-                f"max_distance must be None or an int >= min_distance={self.min_distance}, "
-                f"got {self.max_distance!r}"
+                f"max_distance must be None or an int in [min_distance={self.min_distance}, "
+                f"{MAX_DISTANCE}], got {self.max_distance!r}"
             )
+        for name in ("origin_dead_end", "target_dead_end"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("origin_region", "target_region"):
+            if isinstance(getattr(self, name), str):
+                region_mask(getattr(self, name), (2, 2))  # the spec's syntax, before any maze
 
     @property
     def distance_bound(self) -> int:

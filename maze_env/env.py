@@ -157,10 +157,12 @@ class _TokenMazeBase(gym.Env):
         return self._episodes.observation(0), self._episodes.info(0, False)
 
     def step(self, action):
+        if not self._seeded:
+            raise gym.error.ResetNeeded("step() called before reset(); call reset() first")
         try:
-            a = operator.index(action)
+            a = -1 if isinstance(action, (bool, np.bool_)) else operator.index(action)
         except TypeError:
-            a = -1  # not an integer (a float, a non-scalar array, ...)
+            a = -1  # not an integer (a bool, a float, a non-scalar array, ...)
         if not 0 <= a < self.action_space.n:
             raise ValueError(f"action must be an int in [0, {self.action_space.n}), got {action!r}")
         if self._ended:

@@ -22,13 +22,18 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """The mode ``open()`` gives a new file under the process's umask (``mkstemp`` makes 0600)."""
+    return 0o666 & ~_umask()
+
+
 def write_files(writers: dict[Path, Writer], suffix: str = "") -> None:
     """Write every file to a temporary name, then rename them all (in the dict's order).
 
     ``suffix`` ends the temporary names (for writers that pick the format from it).
     """
     temps: dict[Path, str] = {}
-    mode = 0o666 & ~_umask()  # what open() would give a new file (mkstemp makes it 0600)
+    mode = file_mode()
     try:
         for path, write in writers.items():
             path = Path(path)

@@ -18,7 +18,7 @@ import numpy as np
 from maze_env._graph import component_size
 from maze_env._jit import kernel
 from maze_env._rng import as_generator, draw_keys, randbelow, shuffle_pairs, uniform
-from maze_env.maze import Maze, Shape, normalize_shape
+from maze_env.maze import MAX_SIDE, Maze, Shape, is_int, normalize_shape
 
 # --------------------------------------------------------------------------- kernels
 
@@ -352,27 +352,40 @@ class GeneratorSpec:
 GENERATORS: dict[str, GeneratorSpec] = {}
 
 
+MAX_OBSTACLES = 10_000  # open_field rectangles (each try costs a pass over the grid)
+MAX_DEPTH = 2**31 - 1  # rdfs max_depth (any depth beyond the cell count is no limit)
+
+
 def _check_probability(kw: dict) -> None:
     p = kw["p"]
-    if not isinstance(p, (int, float)) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"generator kwarg p={p!r} is outside [0, 1]")
+    if (
+        isinstance(p, (bool, np.bool_))
+        or not isinstance(p, (int, float, np.integer, np.floating))
+        or not 0.0 <= float(p) <= 1.0
+    ):
+        raise ValueError(f"generator kwarg p={p!r} must be a number in [0, 1]")
+
+
+def _check_int(kw: dict, key: str, low: int, high: int) -> None:
+    if not is_int(kw[key]) or not low <= kw[key] <= high:
+        raise ValueError(f"generator kwarg {key}={kw[key]!r} must be an int in [{low}, {high}]")
 
 
 def _check_open_field(kw: dict) -> None:
-    for key in ("obstacles", "obstacle_max_size"):
-        if not isinstance(kw[key], (int, np.integer)) or kw[key] < 0:
-            raise ValueError(f"generator kwarg {key}={kw[key]!r} must be a non-negative int")
-    if kw["obstacle_max_size"] < 1:
-        raise ValueError("generator kwarg obstacle_max_size must be >= 1")
+    _check_int(kw, "obstacles", 0, MAX_OBSTACLES)
+    _check_int(kw, "obstacle_max_size", 1, MAX_SIDE)
 
 
 def _check_rdfs(kw: dict) -> None:
-    if kw["max_depth"] is not None and (
-        not isinstance(kw["max_depth"], (int, np.integer)) or kw["max_depth"] < 0
-    ):
-        raise ValueError(
-            f"generator kwarg max_depth={kw['max_depth']!r} must be None or an int >= 0"
-        )
+    if not isinstance(kw["forks"], (bool, np.bool_)):
+        raise ValueError(f"generator kwarg forks={kw['forks']!r} must be True or False")
+    if kw["max_depth"] is not None:
+        if is_int(kw["max_depth"]) and kw["max_depth"] == 0:
+            raise ValueError(
+                "generator kwarg max_depth=0 must be None or an int in [1, 2147483647] (a "
+                "depth of 0 opens no connection, so no origin and target can be joined)"
+            )
+        _check_int(kw, "max_depth", 1, MAX_DEPTH)
 
 
 def _register_builtin(name, kernel, defaults, to_params, description, validate=None, acyclic=False):
@@ -493,7 +506,12 @@ def _offsets(shape: Shape, canvas: Shape | None, offset, keys: np.ndarray) -> np
         return np.stack(
             [(k % span_r).astype(np.int64), ((k // span_r) % span_c).astype(np.int64)], 1
         )
-    r, c = offset
+    try:
+        r, c = offset
+    except (TypeError, ValueError):
+        raise ValueError(f"offset must be (row, col), None or 'random', got {offset!r}") from None
+    if not (is_int(r) and is_int(c)):
+        raise ValueError(f"offset must be (row, col) of ints, got {offset!r}")
     if not (0 <= r < span_r and 0 <= c < span_c):
         raise ValueError(f"offset {offset} puts a {shape} maze outside the canvas {canvas}")
     return np.tile(np.array([r, c], np.int64), (len(keys), 1))

@@ -19,17 +19,22 @@ def is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+MAX_SIDE = 4096  # the longest side of a maze (16.8M cells): bounds what a typo can allocate
+
+
 def normalize_shape(shape, what: str = "shape") -> Shape:
     """``6`` or ``(6, 6)`` → ``(6, 6)``; anything else raises a ValueError naming ``what``."""
     if is_int(shape):
-        shape = (int(shape), int(shape))
+        shape = (shape, shape)
     try:
-        rows, cols = (int(x) for x in shape)
+        rows, cols = shape
     except (TypeError, ValueError):
         raise ValueError(f"{what} must be an int or (rows, cols), got {shape!r}") from None
-    if rows < 1 or cols < 1:
-        raise ValueError(f"{what} must be at least 1x1, got {shape!r}")
-    return rows, cols
+    if not (is_int(rows) and is_int(cols)):
+        raise ValueError(f"{what} must be an int or (rows, cols) of ints, got {shape!r}")
+    if not (1 <= rows <= MAX_SIDE and 1 <= cols <= MAX_SIDE):
+        raise ValueError(f"{what}: each side must be in [1, {MAX_SIDE}], got {shape!r}")
+    return int(rows), int(cols)
 
 
 class Maze:

@@ -6,9 +6,10 @@ Layout (scheme ``aotp``, byte-compatible with maze-dataset's ``AOTP_UT``)::
     <TARGET_START> (1,1) <TARGET_END> <PATH_START> (0,0) (0,1) (1,1) <PATH_END>
 
 Schemes: ``aotp`` (one token per coordinate), ``coords`` (a row token then a column token,
-e.g. ``3 4`` for (3,4)), ``walls`` (the dual: the list holds every *missing* lattice edge of the
-grid, joined by ``<XX>``).  Edge order and the order of each
-edge's two ends are shuffled reproducibly from the seed.
+e.g. ``3 4`` for (3,4); ``parse`` also reads maze-dataset's ``AOTP_CTT_indexed`` spelling
+``( 3 , 4 )`` as this scheme), ``walls`` (the dual: the list holds every *missing* lattice
+edge of the grid, joined by ``<XX>``).  Edge order and the order of each edge's two ends are
+shuffled reproducibly from the seed.
 """
 
 from __future__ import annotations
@@ -34,16 +35,20 @@ SPECIAL_TOKENS = (
 )  # fmt: skip
 SCHEMES = ("aotp", "coords", "walls")
 _NUMBER = "(0|[1-9][0-9]*)"  # ASCII digits, no leading zeros: exactly the vocabulary's spelling
-_COORD_RE = re.compile(rf"^\({_NUMBER},{_NUMBER}\)$")
-_NUMBER_RE = re.compile(rf"^{_NUMBER}$")
+_COORD_RE = re.compile(rf"\({_NUMBER},{_NUMBER}\)")  # used with fullmatch: no "\n" after
+_NUMBER_RE = re.compile(_NUMBER)
 MAX_PARSE_GRID = 1024  # parse rejects coordinates >= this (a bound on the grid it allocates)
+_MAX_DIGITS = len(str(MAX_PARSE_GRID))  # longer numbers are beyond it: never int() them
 
 
 class TokenError(ValueError):
     """A malformed token sequence; ``position`` and ``token`` name the offending token."""
 
     def __init__(self, message: str, position: int | None = None, token: str | None = None):
-        shown = "end of sequence" if token is None else repr(token)
+        if token is None:
+            shown = "end of sequence"
+        else:  # a huge token is cut short in the message (``token`` keeps all of it)
+            shown = repr(token) if len(token) <= 60 else f"{token[:40]!r}... ({len(token)} chars)"
         where = "" if position is None else f" at position {position} ({shown})"
         super().__init__(f"{message}{where}")
         self.position, self.token = position, token
@@ -373,45 +378,63 @@ class _Reader:
             raise TokenError(f"{message}, but the sequence ended", len(self.tokens))
         raise TokenError(message, self.i, self.tokens[self.i])
 
+    def number(self, what: str) -> str:
+        tok = self.peek()
+        if tok is None or not _NUMBER_RE.fullmatch(tok):
+            self.fail(f"expected a {what} number")
+        self.i += 1
+        return tok
+
     def coord(self) -> Coord:
+        """One cell: ``(r,c)``; under ``coords`` ``r c`` or maze-dataset's split ``( r , c )``."""
         start, tok = self.i, self.peek()
         if self.scheme == "coords":
-            if tok is None or not _NUMBER_RE.match(tok):
-                self.fail("expected a row number")
-            self.i += 1
-            col = self.peek()
-            if col is None or not _NUMBER_RE.match(col):
-                self.fail("expected a column number")
-            self.i += 1
-            cell = int(tok), int(col)
+            split = tok == "("
+            if split:
+                self.i += 1
+            row = self.number("row")
+            if split:
+                self.expect(",")
+            col = self.number("column")
+            if split:
+                self.expect(")")
         else:
-            m = _COORD_RE.match(tok) if tok is not None else None
+            m = _COORD_RE.fullmatch(tok) if tok is not None else None
             if m is None:
                 self.fail("expected a coordinate like (row,col)")
             self.i += 1
-            cell = int(m.group(1)), int(m.group(2))
-        if max(cell) >= MAX_PARSE_GRID:
-            raise TokenError(f"coordinate {cell} is beyond the limit {MAX_PARSE_GRID}", start, tok)
+            row, col = m.group(1), m.group(2)
+        if max(len(row), len(col)) > _MAX_DIGITS or max(int(row), int(col)) >= MAX_PARSE_GRID:
+            shown = tuple(x if len(x) <= 12 else f"{x[:6]}...({len(x)} digits)" for x in (row, col))
+            raise TokenError(
+                f"coordinate ({shown[0]}, {shown[1]}) is beyond the limit {MAX_PARSE_GRID}",
+                start,
+                tok,
+            )
+        cell = int(row), int(col)
         self.cells.append((cell, start))
         return cell
 
 
 def _detect_scheme(tokens: list[str]) -> str:
-    if WALL in tokens:
+    """The scheme most of the tokens speak, so that one stray token cannot flip it."""
+    if tokens.count(WALL) > tokens.count(CONNECTOR):
         return "walls"
-    if any(_NUMBER_RE.match(t) for t in tokens):
-        return "coords"
-    return "aotp"
+    numbers = sum(1 for t in tokens if _NUMBER_RE.fullmatch(t))
+    cells = sum(1 for t in tokens if _COORD_RE.fullmatch(t))
+    return "coords" if numbers > cells else "aotp"
 
 
 def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -> Example:
     """Read a token sequence (list of strings, or one space-separated string) back to an Example.
 
-    ``scheme`` is detected when None.  The grid shape is the bounding box of every coordinate
-    mentioned unless ``shape`` is given.  For ``walls``, every lattice edge of the grid that is not
-    listed is open, so pass ``shape`` when the last row or column may hold no wall, origin,
-    target or path cell (an open field, say).
-    Malformed input raises ``TokenError`` naming the offending token and its position.
+    ``scheme`` is detected when None (from the tokens most of the sequence uses; a ``walls``
+    sequence with no wall reads as ``aotp``, so pass ``scheme`` for those).  The grid shape is
+    the bounding box of every coordinate mentioned unless ``shape`` is given.  For ``walls``,
+    every lattice edge of the grid that is not listed is open, so pass ``shape`` when the last
+    row or column may hold no wall, origin, target or path cell (an open field, say).
+    Malformed input raises ``TokenError`` naming the offending token and its position (an edge
+    listed twice, either way round, included).
     """
     if isinstance(tokens, str):
         tokens = tokens.split()
@@ -423,6 +446,7 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
     connector = WALL if scheme == "walls" else CONNECTOR
     rd.expect(ADJ_START)
     edges: list[tuple[Coord, Coord]] = []
+    listed_at: dict[frozenset, int] = {}  # each edge, either way round, with its position
     while rd.peek() != ADJ_END:
         start = rd.i
         a = rd.coord()
@@ -432,6 +456,13 @@ def parse(tokens, scheme: str | None = None, shape: Shape | int | None = None) -
             raise TokenError(
                 f"edge {a}–{b} joins cells that are not lattice-adjacent", start, tokens[start]
             )
+        if frozenset((a, b)) in listed_at:
+            raise TokenError(
+                f"edge {a}–{b} is listed twice (first at position {listed_at[frozenset((a, b))]})",
+                start,
+                tokens[start],
+            )
+        listed_at[frozenset((a, b))] = start
         rd.expect(SEP)
         edges.append((a, b))
     rd.expect(ADJ_END)

@@ -30,6 +30,7 @@ from gymnasium.vector.utils import batch_space
 
 from maze_env._core import Episodes, check_render_mode, make_config
 from maze_env.config import EnvConfig
+from maze_env.maze import is_int
 
 
 class TokenMazeVectorEnv(VectorEnv):
@@ -83,9 +84,16 @@ class TokenMazeVectorEnv(VectorEnv):
         n = self.num_envs
         if seed is None:
             seeds = [None] * n
-        elif isinstance(seed, (int, np.integer)):
+        elif is_int(seed):
             seeds = [int(seed) + i for i in range(n)]
         else:
+            if not isinstance(seed, (list, tuple, np.ndarray)) or not all(
+                s is None or is_int(s) for s in seed
+            ):
+                raise TypeError(
+                    f"seed must be None, an int or a list of num_envs={n} ints (or None), "
+                    f"got {seed!r}"
+                )
             seeds = list(seed)
             if len(seeds) != n:
                 raise ValueError(

@@ -25,3 +25,12 @@ class SlowWalker:
         if len(legal) == 0:
             return vocabulary(int(info["max_grid"])).special["<PATH_END>"]
         return int(self.rng.choice(legal))
+
+
+def report_and_sleep(path: str) -> None:
+    """A cell that never ends: writes a file named after its worker's pid, then sleeps."""
+    import os
+    from pathlib import Path
+
+    Path(path, str(os.getpid())).touch()
+    time.sleep(600)

@@ -115,7 +115,7 @@ def test_impossible_constraints_fail_fast_with_a_clear_error():
     open_field = maze_env.generate("open_field", (30, 30))
     cases = [
         (m, EndpointSpec(min_distance=10_000)),
-        (m, EndpointSpec(origin_region="rect:0,0,0,0")),
+        (m, EndpointSpec(origin_region="rect:40,40,41,41")),
         (open_field, EndpointSpec(origin_dead_end=True)),
         (maze_env.generate("rdfs", 1), EndpointSpec()),
         (maze_env.generate("percolation", 6, p=0.0), EndpointSpec()),

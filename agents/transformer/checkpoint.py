@@ -1,27 +1,38 @@
 """Checkpoints: a directory with ``model.safetensors`` + ``config.json`` (never pickle).
 
 A training run directory also holds ``optimizer.safetensors`` and ``trainer_state.json`` so
-``--resume`` continues exactly.  Files written together are all written to temporary names
-first and then renamed one after the other (``trainer_state.json`` last), so a kill leaves
-either the old set or the new one — safetensors files carry their step in their metadata and
-``check_same_step`` catches the microseconds-wide case where it lands between two renames.
+``--resume`` continues exactly.  Files saved together are one set, committed atomically
+(``commit``): every file is written into ``<dir>/.staging``, which one rename turns into
+``<dir>/.commit`` (the commit point), whose files are then moved into place.  A kill before the
+commit point leaves the old set (the next save or load drops the staging folder); a kill after
+it leaves a complete new set that ``recover`` (run by every load and save) finishes moving in.
+``config.json`` records the sha256 of every tensor file of its set (``"sha256"``), checked on
+load.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
 
+from agents.transformer.data import DataConfig
 from agents.transformer.model import GPT, GPTConfig
-from maze_env.files import write_files
+from maze_env.files import file_mode, write_files
 
 MODEL_FILE, CONFIG_FILE = "model.safetensors", "config.json"
 OPTIM_FILE, STATE_FILE = "optimizer.safetensors", "trainer_state.json"
+STAGING, COMMIT = ".staging", ".commit"
+HASHES = "sha256"  # config.json key: {tensor file name: sha256 hex digest}
 
 
 class CheckpointError(ValueError):
@@ -37,11 +48,73 @@ def _json_writer(data: dict) -> Callable[[str], None]:
     return write
 
 
-def _tensor_writer(
-    tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
-) -> Callable[[str], None]:
+def _crash_point(where: str) -> None:
+    """Called between the steps of ``commit`` (tests replace it to kill the process there)."""
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def commit(directory: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` ({name: content}) into ``directory`` as one set: after a kill at any
+    point, the directory holds (once ``recover`` ran) either its old set or the whole new one."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    recover(directory)
+    staging = directory / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    mode = file_mode()
+    for name, data in files.items():
+        _write_durable(staging / name, data)
+        os.chmod(staging / name, mode)
+        _crash_point(f"wrote {name}")
+    _sync_dir(staging)
+    os.rename(staging, directory / COMMIT)  # the commit point
+    _sync_dir(directory)
+    _crash_point("committed")
+    recover(directory)
+
+
+def recover(directory: Path) -> None:
+    """Finish a commit a kill interrupted: move a committed set's remaining files into place and
+    drop a half-written staging folder.  Nothing to do (and nothing written) otherwise."""
+    directory = Path(directory)
+    pending = directory / COMMIT
+    if pending.is_dir():
+        for name in sorted(os.listdir(pending)):
+            try:
+                os.replace(pending / name, directory / name)
+            except FileNotFoundError:  # another process (a reader) moved it first
+                continue
+            _crash_point(f"moved {name}")
+        with contextlib.suppress(FileNotFoundError):  # a reader finished it first
+            pending.rmdir()
+        _sync_dir(directory)
+    if (directory / STAGING).is_dir():
+        shutil.rmtree(directory / STAGING, ignore_errors=True)
+
+
+def tensor_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """A safetensors file's content (tensors moved to the CPU)."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    return lambda tmp: save_file(tensors, tmp, metadata=metadata)
+    return save_bytes(tensors, metadata=metadata)
+
+
+def json_bytes(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -67,38 +140,55 @@ def tensor_metadata(path: Path) -> dict[str, str]:
         raise CheckpointError(f"{path}: corrupted or truncated safetensors file ({err})") from None
 
 
-def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_tensors(path: Path, sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a safetensors file; with ``sha256``, first check the file has that content hash."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: file not found")
+    data = path.read_bytes()
+    if sha256 is not None and _sha256(data) != sha256:
+        raise CheckpointError(
+            f"{path}: content does not match the sha256 recorded in {CONFIG_FILE} "
+            "(the file is corrupted or was replaced)"
+        )
     try:
-        return load_file(path)
+        return load_bytes(data)
     except (SafetensorError, OSError, ValueError, RuntimeError) as err:
         raise CheckpointError(f"{path}: corrupted or truncated safetensors file ({err})") from None
 
 
-def save_model(directory: Path, model: GPT, config: dict, extra: dict | None = None) -> None:
-    """Write ``model.safetensors`` and ``config.json`` (which must hold ``config["model"]``).
+def read_tensors(directory: Path, name: str, config: dict) -> dict[str, torch.Tensor]:
+    """``load_tensors`` of ``directory/name``, checked against the hash ``config`` records for
+    it (checkpoints written before hashes were recorded have none)."""
+    hashes = config.get(HASHES)
+    if hashes is not None and name not in hashes:
+        raise CheckpointError(f"{Path(directory) / CONFIG_FILE}: no sha256 recorded for {name}")
+    return load_tensors(Path(directory) / name, None if hashes is None else hashes[name])
 
-    ``extra``: more files written together with them, ``{name: dict (JSON) or (tensors,
-    metadata)}``, renamed after the model files in the order given.
+
+def save_model(directory: Path, model: GPT, config: dict, extra: dict | None = None) -> None:
+    """Commit ``model.safetensors`` and ``config.json`` (which must hold ``config["model"]``).
+
+    ``extra``: more files of the same set, ``{name: dict (JSON) or (tensors, metadata)}``.
+    ``config.json`` is written with the sha256 of every tensor file of the set.
     """
-    directory = Path(directory)
     step = config.get("training", {}).get("summary", {}).get("step")
     tag = None if step is None else {"step": str(step)}
-    writers = {
-        directory / MODEL_FILE: _tensor_writer(dict(model.state_dict()), tag),
-        directory / CONFIG_FILE: _json_writer(config),
-    }
+    files = {MODEL_FILE: tensor_bytes(dict(model.state_dict()), tag)}
     for name, content in (extra or {}).items():
-        writers[directory / name] = (
-            _json_writer(content) if isinstance(content, dict) else _tensor_writer(*content)
-        )
-    write_files(writers)
+        files[name] = json_bytes(content) if isinstance(content, dict) else tensor_bytes(*content)
+    hashes = {n: _sha256(b) for n, b in files.items() if n.endswith(".safetensors")}
+    files[CONFIG_FILE] = json_bytes({**config, HASHES: hashes})
+    commit(directory, files)
 
 
 def check_same_step(directory: Path, step: int, names: tuple[str, ...]) -> None:
-    """Raise CheckpointError unless every safetensors file in ``names`` was saved at ``step``."""
+    """Raise CheckpointError unless every safetensors file in ``names`` was saved at ``step``
+    (a run directory written before saves were committed atomically may hold a mixed set)."""
     for name in names:
         saved = tensor_metadata(Path(directory) / name).get("step")
         if saved is not None and int(saved) != step:
@@ -109,19 +199,45 @@ def check_same_step(directory: Path, step: int, names: tuple[str, ...]) -> None:
             )
 
 
+def check_config(config: dict, where: Path) -> GPTConfig:
+    """Validate a checkpoint config (``model`` and ``data`` sections, and that they agree);
+    return the model config.  Problems raise CheckpointError naming the key."""
+    for key in ("model", "data"):
+        if not isinstance(config.get(key), dict):
+            raise CheckpointError(f"{where}: no {key!r} section (a dict of {key} settings)")
+    try:
+        model_cfg = GPTConfig(**config["model"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{where}: bad 'model' section ({err})") from None
+    try:
+        data = DataConfig(**config["data"])
+        vocab_size = len(data.vocab)
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{where}: bad 'data' section ({err})") from None
+    if model_cfg.vocab_size != vocab_size:
+        raise CheckpointError(
+            f"{where}: model.vocab_size={model_cfg.vocab_size}, but data.max_grid="
+            f"{data.max_grid} has {vocab_size} tokens"
+        )
+    need = data.longest_sequence()
+    if model_cfg.positional == "learned" and model_cfg.n_ctx < need:
+        raise CheckpointError(
+            f"{where}: model.n_ctx={model_cfg.n_ctx} is shorter than the data's longest "
+            f"sequence ({need} tokens) and learned positions stop at n_ctx"
+        )
+    return model_cfg
+
+
 def load_model(directory: Path) -> tuple[GPT, dict]:
     """Load a model directory; any problem raises CheckpointError naming the file."""
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: checkpoint directory not found")
+    if (directory / COMMIT).is_dir():
+        recover(directory)  # a save killed after its commit point: finish it
     config = read_json(directory / CONFIG_FILE)
-    if "model" not in config:
-        raise CheckpointError(f"{directory / CONFIG_FILE}: no 'model' section")
-    try:
-        model = GPT(GPTConfig(**config["model"]))
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{directory / CONFIG_FILE}: bad model config ({err})") from None
-    state = load_tensors(directory / MODEL_FILE)
+    model = GPT(check_config(config, directory / CONFIG_FILE))
+    state = read_tensors(directory, MODEL_FILE, config)
     expected = model.state_dict()
     missing, extra = set(expected) - set(state), set(state) - set(expected)
     if missing or extra:

@@ -70,6 +70,8 @@ class DataConfig:
     generators: list | None = None
 
     def __post_init__(self):
+        if self.scheme not in maze_env.SCHEMES:
+            raise ValueError(f"data.scheme must be one of {maze_env.SCHEMES}, got {self.scheme!r}")
         sources = self.sources()
         shapes = {s.shape for s in sources}
         if len(shapes) > 1 and self.canvas is None:
@@ -121,6 +123,20 @@ class DataConfig:
 
     def cell_width(self) -> int:
         return 2 if self.scheme == "coords" else 1
+
+    def longest_sequence(self) -> int:
+        """Tokens in the longest prompt + path these mazes can make: every lattice edge of the
+        grid listed (an acyclic generator's maze: cells - 1), a path through every cell."""
+        k, grid = self.cell_width(), self.canvas
+        longest = 0
+        for src in self.sources():
+            rows, cols = maze_env.normalize_shape(grid or src.shape)
+            edges = rows * (cols - 1) + cols * (rows - 1)
+            cells = src.shape[0] * src.shape[1]
+            if maze_env.GENERATORS[src.generator].acyclic and self.scheme != "walls":
+                edges = min(edges, cells - 1)
+            longest = max(longest, 8 + 2 * k + edges * (2 * k + 2) + cells * k + 1)
+        return longest
 
 
 @dataclass

@@ -23,6 +23,7 @@ from transformer_lens import HookedRootModule
 from transformer_lens.hook_points import HookPoint
 
 from agents.transformer.tl_compat import TLSurface
+from maze_env.maze import is_int
 
 POSITIONAL = ("learned", "rotary", "none", "randomized")
 RUNTIME = ("device", "use_attn_result")  # GPTConfig fields that are switches, not shape
@@ -55,14 +56,18 @@ class GPTConfig:
     use_attn_result: bool = field(default=False, compare=False)
 
     def __post_init__(self):
-        if self.positional not in POSITIONAL:
-            raise ValueError(f"positional must be one of {POSITIONAL}, got {self.positional!r}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         for name in ("vocab_size", "d_model", "n_layers", "n_heads", "d_mlp", "n_ctx",
                      "max_position"):  # fmt: skip
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if not is_int(value) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if self.positional not in POSITIONAL:
+            raise ValueError(f"positional must be one of {POSITIONAL}, got {self.positional!r}")
+        base = self.rotary_base
+        if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 1:
+            raise ValueError(f"rotary_base must be a number > 1, got {base!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
 
     @property
     def d_head(self) -> int:

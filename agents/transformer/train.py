@@ -34,9 +34,10 @@ from agents.transformer.checkpoint import (
     STATE_FILE,
     CheckpointError,
     check_same_step,
-    load_tensors,
     optimizer_tensors,
     read_json,
+    read_tensors,
+    recover,
     restore_optimizer,
     save_model,
 )
@@ -227,6 +228,7 @@ class Trainer:
         self.elapsed = 0.0
         self.replaced = 0
         self.last_eval: dict = {}
+        self.losses: list[float] = []  # the steps' losses since the last log line
         self.held_out = eval_set(self.data, cfg.eval_size, seed=cfg.seed)
 
     # ----------------------------------------------------------------- persistence
@@ -247,7 +249,12 @@ class Trainer:
             checkpoint_config(self.cfg, summary, self.command),
             extra={
                 OPTIM_FILE: (tensors, {"step": str(self.step)}),
-                STATE_FILE: {"step": self.step, "optimizer": rest, "summary": summary},
+                STATE_FILE: {
+                    "step": self.step,
+                    "optimizer": rest,
+                    "summary": summary,
+                    "unlogged_losses": self.losses,
+                },
             },
         )
 
@@ -264,8 +271,11 @@ class Trainer:
         tmp.rename(kept)
 
     def resume(self) -> None:
+        if self.out.is_dir():
+            recover(self.out)  # a save killed after its commit point: finish it
         state = read_json(self.out / STATE_FILE)
-        saved = read_json(self.out / "config.json")["training"]["config"]
+        config = read_json(self.out / "config.json")
+        saved = config["training"]["config"]
         if (
             saved["model"] != self.cfg.model
             or saved["data"] != self.cfg.data
@@ -275,8 +285,10 @@ class Trainer:
                 f"{self.out}: the run was started with another model/data/seed config"
             )
         check_same_step(self.out, state["step"], (MODEL_FILE, OPTIM_FILE))
-        self.model.load_state_dict(load_tensors(self.out / MODEL_FILE))
-        restore_optimizer(self.optimizer, load_tensors(self.out / OPTIM_FILE), state["optimizer"])
+        self.model.load_state_dict(read_tensors(self.out, MODEL_FILE, config))
+        tensors = read_tensors(self.out, OPTIM_FILE, config)
+        restore_optimizer(self.optimizer, tensors, state["optimizer"])
+        self.losses = list(state.get("unlogged_losses", []))  # older runs did not save them
         summary = state["summary"]
         self.step = state["step"]
         self.paths_seen = summary["paths_seen"]
@@ -356,21 +368,20 @@ class Trainer:
             desc=cfg.name,
             dynamic_ncols=True,
         )
-        losses = []
         while self.step < cfg.steps:
             start = time.perf_counter()
-            losses.append(self.train_step())
+            self.losses.append(self.train_step())
             self.elapsed += time.perf_counter() - start
             bar.update(1)
             if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                 record = {
                     "step": self.step,
-                    "loss": float(np.mean(losses)),
+                    "loss": float(np.mean(self.losses)),
                     "lr": learning_rate(cfg, self.step - 1),
                     "paths_seen": self.paths_seen,
                     "train_seconds": round(self.elapsed, 1),
                 }
-                losses = []
+                self.losses = []
                 if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
                     self.last_eval = self.held_out_eval()
                     record["eval"] = self.last_eval
