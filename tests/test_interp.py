@@ -298,7 +298,7 @@ def test_cli_writes_a_report(tmp_path):
     shift = json.loads((tmp_path / "rep" / "results.json").read_text())["target_shift"]
     assert set(shift) == {"this model", "no_ne"} and set(shift["this model"]) == set(QUADRANTS)
     assert shift["no_ne"]["held_back"]["region"] == "quadrant:NE"
-    for n in range(1, 10):
+    for n in range(1, 11):
         assert f"## {n}." in text
     pngs = sorted(p.name for p in (tmp_path / "rep").glob("*.png"))
     assert "probes.png" in pngs and "retarget.png" in pngs and len(pngs) >= 10
@@ -315,3 +315,32 @@ def test_shift_section_takes_a_held_back_region_that_is_not_a_quadrant(tmp_path,
     report._shift(rep, tiny(), DATA, examples[:4], 0, (4, 4), (tiny(), no_corners, "no_corners"))
     held = rep.numbers["target_shift"]["no_corners"]["held_back"]
     assert held["region"] == "corners" and np.asarray(held["misses_end"]).shape == (4, 4)
+
+
+def test_size_profile_fork_decisions_agree_with_free_decoding():
+    """Teacher-forced fork decisions on the shipped model: a greedily decoded exact path makes
+    every fork decision right, and a wrong first fork never decodes exactly."""
+    from agents.transformer.checkpoint import load_model
+    from agents.transformer.decode import generate
+    from agents.transformer.interp import sizes
+    from agents.transformer.policy import SHIPPED
+
+    model, config = load_model(SHIPPED)
+    data = DataConfig(**config["data"])
+    examples = held_out(data, 24, seed=3)
+    vocab = data.vocab
+    outs = generate(model, [ex.prompt for ex in examples], vocab.special["<PATH_END>"], 40,
+                    vocab.pad_id)  # fmt: skip
+    exact = [list(o) == list(ex.tokens[len(ex.prompt) :]) for o, ex in zip(outs, examples)]
+    checked = 0
+    for ex, ok in zip(examples, exact):
+        decisions = sizes.fork_decisions(model, ex)
+        if ok:
+            assert all(decisions)
+        elif decisions and not decisions[0]:
+            checked += 1
+    assert any(exact) and checked >= 1
+    (row,) = sizes.size_profile(model, data, [6], 12, seed=3)
+    assert row.graph_lift > 2 and row.first_fork is not None and row.first_fork > 0.5
+    small = sizes.at_size(replace(data, canvas=None), 4)
+    assert small.canvas == 6 and small.offset == "random" and small.size == 4
