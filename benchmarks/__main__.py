@@ -63,9 +63,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=None,
         help="local worker processes, or CPUs for a local Ray instance; results are "
-        "identical for any count (default: 1)",
+        "identical for any count (default: one per core, at most 8, for a run of at least "
+        "200 episodes per worker; each worker gets cores/workers torch threads)",
     )
     run.add_argument(
         "--resume",
@@ -117,9 +118,9 @@ def _parser() -> argparse.ArgumentParser:
         help="text file of training Maze.canonical_hash() values, one per line",
     )
     sp = sub.add_parser(
-        "speed", help="speed benchmarks: maze | env | transformer (extra args pass through)"
+        "speed", help="speed benchmarks: maze | env | transformer | main (extra args pass through)"
     )
-    sp.add_argument("target", choices=("maze", "env", "transformer"))
+    sp.add_argument("target", choices=("maze", "env", "transformer", "main"))
     sp.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for that benchmark")
     return p
 
@@ -146,7 +147,7 @@ def _agent_specs(arg: str | None, suite):
 def cmd_run(args) -> int:
     from dataclasses import replace
 
-    from benchmarks.executor import make_executor
+    from benchmarks.executor import auto_workers, make_executor
     from benchmarks.report import assemble, write_all
     from benchmarks.runner import plan_cells, run_cells
     from benchmarks.suites import SuiteError, load_suite
@@ -182,8 +183,11 @@ def cmd_run(args) -> int:
 
     _clear_earlier_run(args.out, resume=args.resume, overwrite=args.overwrite)
     t0 = time.perf_counter()
+    workers = args.workers
+    if workers is None and args.executor == "process":
+        workers = auto_workers(len(cells), sum(c.stop - c.start for c in cells))
     try:
-        executor = make_executor(args.executor, args.workers, args.address)
+        executor = make_executor(args.executor, workers, args.address)
     except (RuntimeError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     try:
@@ -197,7 +201,8 @@ def cmd_run(args) -> int:
     run = {
         "elapsed_s": time.perf_counter() - t0,
         "executor": args.executor,
-        "workers": args.workers,
+        "workers": workers,
+        "threads_per_worker": getattr(executor, "threads", None),
         "resumed": bool(args.resume),
         "python": platform.python_version(),
         "provenance": provenance(),
@@ -213,10 +218,13 @@ def cmd_run(args) -> int:
         per_agent[cell.agent.label] = per_agent.get(cell.agent.label, 0.0) + (
             result.get("elapsed_s") or 0.0
         )
-    print("cell seconds per agent: " + ", ".join(f"{k} {v:.1f}" for k, v in per_agent.items()))
+    print(
+        f"seconds per agent (its cells summed; {workers or 'ray'} worker(s) ran in parallel): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in per_agent.items())
+    )
     print(
         f"wrote {', '.join(files[:3])} and {len(files) - 3} more to {args.out} "
-        f"({run['elapsed_s']:.1f} s)"
+        f"({run['elapsed_s']:.1f} s playing, {time.perf_counter() - t0:.1f} s in all)"
     )
     return 0
 

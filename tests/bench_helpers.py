@@ -25,3 +25,10 @@ class SlowWalker:
         if len(legal) == 0:
             return vocabulary(int(info["max_grid"])).special["<PATH_END>"]
         return int(self.rng.choice(legal))
+
+
+def torch_threads(_item) -> int:
+    """The size of torch's thread pool in the process that runs this (an executor worker)."""
+    import torch
+
+    return torch.get_num_threads()

@@ -111,6 +111,28 @@ def test_identical_for_one_and_two_workers(tiny, tmp_path, monkeypatch):
     assert deterministic(one) == deterministic(two)
 
 
+def test_workers_times_threads_never_exceed_the_cores(monkeypatch):
+    from benchmarks.executor import auto_workers, threads_per_worker, usable_cores
+
+    cores = usable_cores()
+    for workers in (1, 2, 3, 8):
+        assert workers * threads_per_worker(workers) <= max(cores, workers)
+    assert auto_workers(n_cells=40, n_episodes=150) == 1  # too little work to spawn for
+    assert auto_workers(n_cells=1, n_episodes=10_000) == 1  # one cell cannot be split
+    assert auto_workers(n_cells=98, n_episodes=4900) == min(cores, 8)  # the quick suite
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
+    )
+    import bench_helpers
+
+    ex = ProcessExecutor(2)
+    try:
+        pools = [t for _, t in ex.map_unordered(bench_helpers.torch_threads, [0, 1])]
+    finally:
+        ex.close()
+    assert pools == [threads_per_worker(2)] * 2
+
+
 def test_ray_backend_matches_process_backend(tiny, tmp_path, monkeypatch):
     pytest.importorskip("ray")
     from benchmarks.executor import RayExecutor
