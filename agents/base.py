@@ -29,6 +29,16 @@ class Agent(Protocol):
         """The next action: a token id (``"token"`` env) or 0..4 = N, S, W, E, STOP (``"move"``)."""
 
 
+class Unsupported(ValueError):
+    """An agent cannot play this episode by design (its vocabulary, observation size, scheme or
+    action type): the benchmark harness records the condition as "n/a" with this reason instead
+    of an error.  ``short`` is the few words a table cell shows (default: the whole message)."""
+
+    def __init__(self, reason: str, short: str | None = None):
+        super().__init__(reason)
+        self.short = short or reason
+
+
 Factory = Callable[..., Agent]
 
 # name -> (factory or "pkg.mod:Attr", description)

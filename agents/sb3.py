@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.base import Unsupported
 from agents.planned import STOP, grid_shape, sequence
 from maze_env import DIRECTIONS, parse, vocabulary
 from maze_env.files import write_file
@@ -134,10 +135,14 @@ class SB3Agent:
 
     def _model_obs(self, seq: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         max_len, vocab_size = self._tokens_space.shape[0], int(np.max(self._tokens_space.high)) + 1
-        if len(seq) > max_len or seq.max() >= vocab_size:
-            raise ValueError(
-                f"this observation ({len(seq)} tokens, ids up to {seq.max()}) does not fit the SB3 "
-                f"model (at most {max_len} tokens, {vocab_size} ids): use its training size"
+        misfits = [f"{len(seq)} tokens, more than its {max_len}"] if len(seq) > max_len else []
+        if seq.max() >= vocab_size:
+            misfits.append(f"token id {seq.max()}, beyond its {vocab_size} ids")
+        if misfits:
+            raise Unsupported(
+                f"this observation does not fit the SB3 model ({'; '.join(misfits)}): play "
+                "mazes of its training size",
+                short="larger than its observations" if len(seq) > max_len else "beyond its ids",
             )
         tokens = np.full(max_len, vocabulary(1).pad_id, self._tokens_space.dtype)
         tokens[: len(seq)] = seq
