@@ -22,11 +22,14 @@ examples:
   python -m benchmarks run --suite quick --out results --resume      # continue a killed run
   python -m benchmarks list                               # suites and agents
   python -m benchmarks overlap --suite size --hashes train_hashes.txt
-  python -m benchmarks speed maze                         # maze | env | transformer
+  python -m benchmarks speed maze                         # maze | env | transformer | main
 
-outputs (in --out DIR): results.json (schema: benchmarks/report.py), results.csv, report.md,
-size.png / p.png (metric vs maze size / percolation p), target_heatmap.png (success by target
-cell), gifs/ (failure rollouts), cells/ (one JSON per finished cell; what --resume reads).
+outputs (in --out DIR): results.json (schema: benchmarks/report.py), results.csv, report.md
+(opens with the agent x condition matrix), matrix.png, one figure per suite axis the suite
+varies (size.png, p.png, obstacles.png, generator.png, target_region.png), target_heatmap.png
+(success by target cell), gifs/ (captioned failure rollouts), cells/ (one JSON per finished
+cell; what --resume reads).  A condition an agent cannot play by design (a transformer beyond
+its max_grid) is "n/a" with the reason; a real error makes the command exit with status 1.
 Suites are TOML files: copy one from benchmarks/suites/ and pass its path to --suite.
 """
 
@@ -226,6 +229,14 @@ def cmd_run(args) -> int:
         f"wrote {', '.join(files[:3])} and {len(files) - 3} more to {args.out} "
         f"({run['elapsed_s']:.1f} s playing, {time.perf_counter() - t0:.1f} s in all)"
     )
+    failed = [r for r in results["records"] if r["error"]]
+    if failed:
+        print(
+            f"error: {len(failed)} agent × condition records failed (listed at the top of "
+            f"{args.out / 'report.md'}); the other results are written",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

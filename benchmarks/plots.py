@@ -243,7 +243,7 @@ def plot_sweep(results: dict, axis: str, groups: list[Sweep], path: Path) -> str
                     for x, (_, name) in zip(xs, points, strict=True)
                     if _playable(recs[agent["label"], name])
                 ]
-                if numeric and axis == "size" and col == 0:
+                if numeric and axis == "size":
                     _mark_size_training(ax, agent, color, xs)
                 if not pts:
                     continue

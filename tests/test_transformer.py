@@ -375,3 +375,20 @@ def test_written_files_honour_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert mode == 0o644
+
+
+@pytest.mark.parametrize("verb", ["train", "evaluate", "export"])
+def test_verb_help_answers_before_torch_loads(verb):
+    import subprocess
+    import sys
+
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['agents.transformer', '{verb}', '--help']\n"
+        "try:\n    runpy.run_module('agents.transformer', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "print(code, 'torch' in sys.modules, 'transformer_lens' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 False False"
+    assert verb == "export" or "(default:" in out.stdout  # defaults are shown
