@@ -136,6 +136,22 @@ def test_module_class_strings_load_third_party_agents(tmp_path, monkeypatch):
         agents.make("no_such_module:Agent")
 
 
+def test_an_agent_file_outside_the_packages_loads_by_its_path(tmp_path):
+    """'path/to/file.py:Class' needs no PYTHONPATH: the file the user names is imported."""
+    path = tmp_path / "outside" / "mine.py"
+    path.parent.mkdir()
+    path.write_text("from agents import OracleAgent\n\nclass Mine(OracleAgent):\n    pass\n")
+    agent = agents.make(f"{path}:Mine")
+    assert isinstance(agent, agents.OracleAgent) and type(agent).__name__ == "Mine"
+    assert type(agents.make(f"{path}:Mine")) is type(agent)  # imported once
+    maze, origin, target = sample("rdfs", {}, 4, seed=0)
+    assert play(agent, maze, origin, target) == maze.shortest_path(origin, target)
+    with pytest.raises(ImportError, match=r"no agent file .*nope\.py"):
+        agents.make(f"{tmp_path / 'nope.py'}:Mine")
+    with pytest.raises(ImportError, match="PYTHONPATH"):
+        agents.make("not_on_the_path:Mine")
+
+
 def test_register_lazy_string_and_duplicates(tmp_path, monkeypatch):
     monkeypatch.setattr(agents.base, "_REGISTRY", dict(agents.base._REGISTRY))
     agents.register("lazy-oracle", "agents.oracle:OracleAgent", "a lazily imported oracle")
