@@ -12,6 +12,9 @@ that is larger, see ``agent_env_kwargs``).  An agent with ``act_batch`` plays up
 episodes in lockstep (one env each, finished envs keep their final observation and their actions are
 ignored); others play episode by episode with ``reset``/``act``.  Per episode the runner records
 the maze, endpoints and the tokens emitted after the prompt; metrics are computed from those alone.
+An agent that cannot play a condition by design (``agents.Unsupported``: a grid beyond its
+``max_grid``, decided before any episode) gives a cell with ``unsupported`` set and no episodes:
+"n/a", not an error; any other exception is recorded as the cell's ``error``.
 """
 
 from __future__ import annotations
