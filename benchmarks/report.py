@@ -292,7 +292,7 @@ def _agents_section(results: dict) -> list[str]:
         grid = info.get("max_grid")
         lines.append(
             f"| {a['label']} | {info.get('kind') or '–'} | "
-            f"{f'{grid}x{grid}' if grid else 'any'} | "
+            f"{f'{grid}x{grid}' if grid else '–'} | "
             f"{_training_text(info.get('training'))} |"
         )
     names = {a["name"] for a in results["agents"]}
@@ -310,6 +310,7 @@ def _agents_section(results: dict) -> list[str]:
             "(BFS) stays exact on cyclic mazes. `wall-follower` emits the hand rule's own walk "
             "(dead ends and returns included): it reaches the target on trees but is rarely exact."
         )
+        lines.append("")
     if {"dead-end-filling-planner", "random-fork"} <= names:
         lines.append(
             "On an open field there are no dead ends, so dead-end filling removes nothing and "
@@ -317,7 +318,8 @@ def _agents_section(results: dict) -> list[str]:
             "neighbours, stop when stuck); both get the same agent seed in a cell, so they emit "
             "the same paths there and their numbers are identical — an identity, not a bug."
         )
-    return [*lines, ""]
+        lines.append("")
+    return lines
 
 
 def _by_size_section(results: dict, sweeps: list[tuple[str, list[tuple[float, str]]]]) -> list[str]:
