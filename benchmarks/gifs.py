@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmarks.metrics import walk
 from maze_env import Maze
+from maze_env.files import write_file
 
 MIN_CELLS = 3  # a walk of fewer cells shows nothing worth a GIF
 MAX_FRAMES = 40  # a longer walk advances several moves per frame
@@ -53,7 +54,7 @@ def _maze(e: dict) -> Maze:
     return Maze(bits[: 2 * rows * cols].reshape(2, rows, cols).astype(bool))
 
 
-def _frames(maze: Maze, origin, target, path, caption: list[str]) -> list[np.ndarray]:
+def _frames(maze: Maze, origin, target, path, caption: list[str]) -> list:
     from PIL import Image, ImageDraw, ImageFont
 
     from maze_env.render import rgb_frame
@@ -102,11 +103,32 @@ def _frames(maze: Maze, origin, target, path, caption: list[str]) -> list[np.nda
         x, y = centre(b)
         r = cp // 6
         draw.rectangle([x - r, y - r, x + r, y + r], fill=(20, 20, 110))
-        frames.append(np.asarray(img))
+        frames.append(img)
     return frames
 
 
-def _pick(cells: list[dict], per_agent: int) -> dict[str, list[tuple[dict, dict]]]:
+def _write(frames: list, path: Path, fps: float) -> None:
+    """An animated GIF of PIL frames, all mapped onto one palette (that of the last frame, which
+    holds every colour drawn): one quantization instead of one per frame."""
+    from PIL import Image
+
+    palette = frames[-1].quantize(method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    pictures = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    write_file(
+        path,
+        lambda tmp: pictures[0].save(
+            tmp,
+            format="GIF",
+            save_all=True,
+            append_images=pictures[1:],
+            duration=round(1000 / fps),
+            loop=0,
+        ),
+        ".gif",
+    )
+
+
+def pick_failures(cells: list[dict], per_agent: int) -> dict[str, list[tuple[dict, dict]]]:
     """Per agent, failures of distinct kinds first (longest walk of each kind), in plan order."""
     by_agent: dict[str, dict[str, tuple[dict, dict, int]]] = defaultdict(dict)
     for cell in cells:
@@ -134,13 +156,11 @@ def write_failure_gifs(
     """Up to ``per_agent`` captioned failure GIFs per agent into ``out_dir`` (see module doc)."""
     try:
         import PIL  # noqa: F401
-
-        from maze_env.render import write_gif
     except ImportError:
         return []
     schemes = {c["name"]: c["env"].get("scheme", "aotp") for c in results["conditions"]}
     files = []
-    for agent, picks in _pick(cells, per_agent).items():
+    for agent, picks in pick_failures(cells, per_agent).items():
         for cell, e in picks:
             maze, origin, target = _maze(e), tuple(e["origin"]), tuple(e["target"])
             path = walk(maze, origin, e["tokens"], schemes[cell["condition"]]).path
@@ -152,6 +172,6 @@ def write_failure_gifs(
             frames = _frames(maze, origin, target, path, caption)
             name = f"{_slug(agent)}__{_slug(cell['condition'])}__ep{e['index']}.gif"
             out_dir.mkdir(parents=True, exist_ok=True)
-            write_gif(frames + frames[-1:] * 4, out_dir / name, fps=3)
+            _write(frames + frames[-1:] * 4, out_dir / name, fps=3)
             files.append(f"gifs/{name}")
     return files

@@ -464,3 +464,25 @@ def test_paired_bootstrap_sees_what_unpaired_cannot():
     _, lo, hi = bootstrap_difference(x, y, paired=True, seed=0)
     _, ulo, uhi = bootstrap_difference(x, y, paired=False, seed=0)
     assert lo > 0 and ulo < 0 < uhi and (hi - lo) < (uhi - ulo)
+
+
+def test_failure_gifs_are_captioned_large_and_show_a_walk(tiny, tmp_path):
+    from PIL import Image
+
+    from benchmarks.gifs import MIN_CELLS, failure_kind, pick_failures, write_failure_gifs
+
+    specs = [AgentSpec("random-fork", "random-fork"), AgentSpec("wall-follower", "wall-follower")]
+    results, cells = run(tiny, tmp_path, agents=specs)
+    files = write_failure_gifs(cells, results, tmp_path / "gifs", per_agent=2)
+    assert files and all(f.startswith("gifs/") for f in files)
+    for f in files:
+        with Image.open(tmp_path / f) as im:
+            assert im.n_frames >= MIN_CELLS - 1 and min(im.size) >= 300
+    picks = pick_failures(cells, 2)
+    for chosen in picks.values():
+        kinds = [failure_kind(e["metrics"]) for _, e in chosen]
+        assert len(set(kinds)) == len(kinds)  # different kinds of failure first
+        assert all(e["metrics"]["path_length"] + 1 >= MIN_CELLS for _, e in chosen)
+    walker = [e for c in cells if c["agent"] == "wall-follower" for e in c["episodes"]
+              if not e["metrics"]["success"]]  # fmt: skip
+    assert any("return" in failure_kind(e["metrics"]) for e in walker)
