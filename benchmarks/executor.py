@@ -52,11 +52,14 @@ def threads_per_worker(workers: int) -> int:
 
 def cap_threads(threads: int) -> None:
     """At most ``threads`` compute threads in this process: the OpenMP / MKL / numba variables
-    (read when those libraries load) and torch's pool when torch is already loaded."""
+    (read when those libraries load) and torch's pool when torch is already loaded.  A lower
+    limit already set (``OMP_NUM_THREADS=1``) is kept: this only ever lowers."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(threads)
+        current = os.environ.get(var, "")
+        if not (current.isdigit() and 0 < int(current) <= threads):
+            os.environ[var] = str(threads)
     torch = sys.modules.get("torch")
-    if torch is not None and torch.get_num_threads() != threads:
+    if torch is not None and torch.get_num_threads() > threads:
         torch.set_num_threads(threads)
 
 

@@ -126,12 +126,19 @@ def test_workers_times_threads_never_exceed_the_cores(monkeypatch):
     )
     import bench_helpers
 
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)  # no outside limit: the executor sets the pools
     ex = ProcessExecutor(2)
     try:
         pools = [t for _, t in ex.map_unordered(bench_helpers.torch_threads, [0, 1])]
     finally:
         ex.close()
     assert pools == [threads_per_worker(2)] * 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    from benchmarks.executor import cap_threads
+
+    cap_threads(8)  # never raises a lower limit already set
+    assert os.environ["OMP_NUM_THREADS"] == "1"
 
 
 def test_ray_backend_matches_process_backend(tiny, tmp_path, monkeypatch):
