@@ -34,7 +34,7 @@ Sweep = tuple[str, list[tuple[object, str]]]  # (title, [(axis value, condition 
 
 def _split(env: dict, axis: str):
     """(axis value, the rest of the env), or None if ``env`` has no value on ``axis``."""
-    env = {k: v for k, v in env.items()}
+    env = dict(env)
     gk = dict(env.get("generator_kwargs") or {})
     if axis == "size":
         size = env.pop("size", 6)
@@ -58,7 +58,7 @@ def _label(axis: str, value) -> str:
     if axis == "generator":
         name, kwargs = value
         return name + "".join(f"\n{k}={v}" for k, v in kwargs)
-    return str(value)
+    return str(value).replace(":", "\n")  # quadrant:NW -> two short lines
 
 
 def sweeps(results: dict, axis: str) -> list[Sweep]:
