@@ -3,11 +3,25 @@
 >>> import agents
 >>> agent = agents.make("random-fork", seed=0)      # or "oracle", "greedy", "pkg.mod:Class", ...
 >>> sorted(agents.available())[:3]
-['dead-end-filling', 'greedy', 'oracle']
+['dead-end-filling-planner', 'greedy', 'oracle']
 """
 
-from agents.base import Agent, available, is_agent_class, load_object, make, register, resolve
-from agents.heuristics import DeadEndFillingAgent, GreedyAgent, WallFollowerAgent
+from agents.base import (
+    Agent,
+    Unsupported,
+    available,
+    is_agent_class,
+    load_object,
+    make,
+    register,
+    resolve,
+)
+from agents.heuristics import (
+    DeadEndFillingAgent,
+    GreedyAgent,
+    WallFollowerAgent,
+    WallFollowerPlanner,
+)
 from agents.oracle import OracleAgent
 from agents.planned import PlannedAgent
 from agents.random_fork import RandomForkAgent
@@ -20,11 +34,20 @@ register(
 )
 register("greedy", GreedyAgent, "step to the open unvisited neighbour nearest the target")
 register(
-    "dead-end-filling",
+    "dead-end-filling-planner",
     DeadEndFillingAgent,
-    "discard dead ends except origin/target, then walk what remains (seed)",
+    "planner: discard dead ends except origin/target, then walk what remains (seed)",
 )
-register("wall-follower", WallFollowerAgent, "left/right-hand rule, loops erased (hand, max_steps)")
+register(
+    "wall-follower",
+    WallFollowerAgent,
+    "left/right-hand rule, step by step: dead ends and returns emitted (hand, max_steps)",
+)
+register(
+    "wall-follower-planner",
+    WallFollowerPlanner,
+    "planner: the left/right-hand walk traced first, emitted with loops erased (hand, max_steps)",
+)
 register(
     "sb3",
     "agents.sb3:SB3Agent",
@@ -43,7 +66,9 @@ __all__ = [
     "OracleAgent",
     "PlannedAgent",
     "RandomForkAgent",
+    "Unsupported",
     "WallFollowerAgent",
+    "WallFollowerPlanner",
     "available",
     "is_agent_class",
     "load_object",

@@ -5,22 +5,28 @@ per step from ``act``.  Agents that can act on a whole vector env at once also d
 ``act_batch(obs_batch, infos) -> np.ndarray``.  Agents read the maze from the observation tokens
 (``maze_env.parse``), never from env internals.
 
-``make(name, **kwargs)`` builds a registered agent or, for ``"package.module:Class"``, imports
-that module and builds the attribute.  Factories may be registered lazily as such strings, so
-heavy dependencies (torch models, Stable-Baselines3) load on first use.
+``make(name, **kwargs)`` builds a registered agent or, for ``"package.module:Class"`` (or
+``"path/to/file.py:Class"``), imports and calls that attribute.  Factories may be registered
+lazily as such strings, so heavy dependencies (torch models, Stable-Baselines3) load on first
+use.
 
-Trust: naming ``"package.module:Attr"`` imports that module, which runs its code: name only
-modules you trust.  The attribute is called only if it is an agent class (it defines ``reset``
-and ``act``) or a function annotated to return one (``-> Agent`` or ``-> MyAgent``), so a name
-such as ``"os:system"`` is refused before anything is called (``resolve``).
+Trust: naming ``"package.module:Attr"`` (or a file) imports that module, which runs its code:
+name only modules you trust.  The attribute is called only if it is an agent class (it defines
+``reset`` and ``act``) or a function annotated to return one (``-> Agent`` or ``-> MyAgent``),
+so a name such as ``"os:system"`` is refused before anything is called (``resolve``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.util
 import inspect
+import sys
 import typing
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -33,6 +39,16 @@ class Agent(Protocol):
 
     def act(self, obs: Any, info: dict) -> int:
         """The next action: a token id (``"token"`` env) or 0..4 = N, S, W, E, STOP (``"move"``)."""
+
+
+class Unsupported(ValueError):
+    """An agent cannot play this episode by design (its vocabulary, observation size, scheme or
+    action type): the benchmark harness records the condition as "n/a" with this reason instead
+    of an error.  ``short`` is the few words a table cell shows (default: the whole message)."""
+
+    def __init__(self, reason: str, short: str | None = None):
+        super().__init__(reason)
+        self.short = short or reason
 
 
 Factory = Callable[..., Agent]
@@ -60,22 +76,48 @@ def available() -> dict[str, str]:
 
 
 def load_object(spec: str) -> Any:
-    """Import ``"package.module:Attr"`` (``Attr`` may be dotted) and return the attribute."""
-    module_name, _, attr = spec.partition(":")
+    """Import ``"package.module:Attr"`` (``Attr`` may be dotted) and return the attribute; the
+    module may also be a file, ``"path/to/file.py:Attr"`` (run as code: name only files you
+    wrote or trust)."""
+    module_name, _, attr = spec.rpartition(":")
     if not module_name or not attr:
-        raise ValueError(f"expected 'package.module:Attr', got {spec!r}")
-    try:
-        obj = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ImportError(
-            f"cannot import module {module_name!r} for agent {spec!r}: {err}"
-        ) from err
+        raise ValueError(f"expected 'package.module:Attr' or 'path/to/file.py:Attr', got {spec!r}")
+    if module_name.endswith(".py"):
+        obj = _load_file(Path(module_name), spec)
+    else:
+        try:
+            obj = importlib.import_module(module_name)
+        except ImportError as err:
+            raise ImportError(
+                f"cannot import module {module_name!r} for agent {spec!r}: {err} (a module "
+                "outside the installed packages needs its folder on PYTHONPATH, or name its "
+                "file: 'path/to/file.py:Class')"
+            ) from err
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise ImportError(f"module {module_name!r} has no attribute {attr!r}") from None
     return obj
+
+
+def _load_file(path: Path, spec: str) -> ModuleType:
+    """Import a Python file as a module (once per resolved path)."""
+    path = path.expanduser().resolve()
+    if not path.is_file():
+        raise ImportError(f"no agent file {str(path)!r} (from {spec!r})")
+    name = f"tokenmaze_agent_file_{hashlib.blake2b(str(path).encode(), digest_size=6).hexdigest()}"
+    if name in sys.modules:
+        return sys.modules[name]
+    loader = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[name] = module  # before running it: dataclasses and pickling look it up
+    try:
+        loader.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 def _check_kwargs(name: str, factory: Factory, kwargs: dict) -> None:

@@ -1,8 +1,13 @@
 """Classic maze heuristics: greedy Manhattan, dead-end filling, wall following.
 
-Each plans a simple path from the parsed prompt; a plan that stops short of the target is how
-the heuristic fails.  They span "pure heuristic" (greedy) to "search in disguise" (wall
-follower, dead-end filling), the contrast the research post draws.
+They span "pure heuristic" (greedy) to "search in disguise" (wall follower, dead-end filling),
+the contrast the research post draws.  Two of them are *planners*: ``DeadEndFillingAgent``
+(``dead-end-filling-planner``) and ``WallFollowerPlanner`` (``wall-follower-planner``) search
+the whole maze before they move and emit a simple path, so on a tree (one path between any two
+cells) they are complete: always the shortest path.  ``WallFollowerAgent`` (``wall-follower``)
+emits the walk the hand rule really makes, dead ends and returns included: it reaches the
+target on every tree but is rarely exact.  A plan that stops short of the target is how a
+heuristic gives up.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ class GreedyAgent(PlannedAgent):
     Ties go to the first in N, S, W, E order; it stops when no unvisited neighbour is open, so
     a fork whose nearer branch is a dead end (a deceptive fork) defeats it.
     """
+
+    kind = "heuristic: nearest-to-target step, no search"
 
     def __init__(self):
         super().__init__(seed=0)
@@ -50,8 +57,12 @@ class DeadEndFillingAgent(PlannedAgent):
     On a tree what remains is exactly the solution, so the walk is the shortest path.  On a
     cyclic maze every cycle between origin and target survives the filling; the walk then picks
     uniformly (seeded) among the remaining open unvisited neighbours at each fork, so it may take
-    a longer way round or close a loop on itself and stop short of the target.
+    a longer way round or close a loop on itself and stop short of the target.  On an open field
+    (no dead ends) nothing is filled and the walk *is* random-fork's: with the same seed both
+    emit the same paths.
     """
+
+    kind = "planner: complete on trees (fills dead ends first); random walk over what remains"
 
     def plan(
         self, maze: Maze, origin: Coord, target: Coord, rng: np.random.Generator
@@ -79,14 +90,17 @@ class DeadEndFillingAgent(PlannedAgent):
 
 
 class WallFollowerAgent(PlannedAgent):
-    """Keep one hand on the wall (``hand="left"`` or ``"right"``), starting out facing north.
+    """Keep one hand on the wall (``hand="left"`` or ``"right"``), starting out facing north, and
+    emit every step the rule takes: dead ends are walked into and back out of, so the path
+    revisits cells (the env counts each ``backtrack`` / ``revisit``).
 
     The walk stops at the target, when it would leave the origin by its first move again (it
     has gone round a loop that does not touch the target, e.g. the target sits on an island of
     a cyclic maze), or after ``max_steps`` moves (default 4 × cells, enough to trace any face).
-    The emitted path is the walk with its loops erased, so it is always a simple path; on a
-    tree the wall follower always reaches the target and the erased walk is the solution.
+    On a tree the wall follower always reaches the target.
     """
+
+    kind = "walker: the hand rule's own walk, dead ends and returns included"
 
     def __init__(self, hand: str = "left", max_steps: int | None = None):
         if hand not in ("left", "right"):
@@ -121,4 +135,17 @@ class WallFollowerAgent(PlannedAgent):
                 break
             walk.append(step)
             heading = d
-        return erase_loops(walk)
+        return walk
+
+
+class WallFollowerPlanner(WallFollowerAgent):
+    """The wall follower as a planner: the same walk (``WallFollowerAgent``) traced before
+    moving, then emitted with its loops erased, so always a simple path; on a tree the erased
+    walk is the solution."""
+
+    kind = "planner: complete on trees (the hand rule's walk, loops erased)"
+
+    def plan(
+        self, maze: Maze, origin: Coord, target: Coord, rng: np.random.Generator
+    ) -> list[Coord]:
+        return erase_loops(super().plan(maze, origin, target, rng))

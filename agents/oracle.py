@@ -11,6 +11,8 @@ from maze_env import Coord, Maze
 class OracleAgent(PlannedAgent):
     """Emit ``Maze.shortest_path`` (ties broken N, S, W, E); give up at once if unreachable."""
 
+    kind = "planner: BFS, complete and exact on every maze"
+
     def __init__(self):
         super().__init__(seed=0)
 

@@ -78,8 +78,11 @@ class PlannedAgent:
     """Base class: subclasses implement ``plan(maze, origin, target, rng) -> list[cells]``.
 
     The plan starts at ``origin``; it is emitted as-is and closed with ``<PATH_END>`` / STOP
-    (a plan that stops short of the target is how an agent gives up).
+    (a plan that stops short of the target is how an agent gives up).  ``kind`` is the one
+    line the benchmark report shows about the agent (planner, walker, heuristic, ...).
     """
+
+    kind: str | None = None
 
     def __init__(self, seed: int | np.random.Generator | None = None):
         self.rng = as_generator(seed)

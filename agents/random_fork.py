@@ -17,6 +17,8 @@ from maze_env import Coord, Maze
 class RandomForkAgent(PlannedAgent):
     """Seeded random walk without backtracking; ``bias`` in [0, 1] leans toward the target."""
 
+    kind = "baseline: uniform at forks, no backtracking, stops at dead ends"
+
     def __init__(self, seed: int | np.random.Generator | None = None, bias: float = 0.0):
         if not 0.0 <= float(bias) <= 1.0:
             raise ValueError(f"bias must be in [0, 1], got {bias!r}")

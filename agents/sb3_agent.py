@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.base import Unsupported
 from agents.planned import STOP, grid_shape, sequence
 from agents.sb3_features import MaskablePPO
 from maze_env import DIRECTIONS, parse, vocabulary
@@ -150,11 +151,14 @@ class SB3Agent:
 
     def _model_obs(self, seq: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         max_len, vocab_size = self._tokens_space.shape[0], int(np.max(self._tokens_space.high)) + 1
-        if len(seq) > max_len or seq.max() >= vocab_size:
-            raise ValueError(
-                f"this observation does not fit the SB3 model: {len(seq)} tokens (it reads at most "
-                f"{max_len}) with ids up to {seq.max()} (it knows ids 0..{vocab_size - 1}); play "
-                "it on its training size"
+        misfits = [f"{len(seq)} tokens, more than its {max_len}"] if len(seq) > max_len else []
+        if seq.max() >= vocab_size:
+            misfits.append(f"token id {seq.max()}, beyond its {vocab_size} ids")
+        if misfits:
+            raise Unsupported(
+                f"this observation does not fit the SB3 model ({'; '.join(misfits)}): play "
+                "mazes of its training size",
+                short="larger than its observations" if len(seq) > max_len else "beyond its ids",
             )
         tokens = np.full(max_len, vocabulary(1).pad_id, self._tokens_space.dtype)
         tokens[: len(seq)] = seq

@@ -22,11 +22,14 @@ examples:
   python -m benchmarks run --suite quick --out results --resume      # continue a killed run
   python -m benchmarks list                               # suites and agents
   python -m benchmarks overlap --suite size --hashes train_hashes.txt
-  python -m benchmarks speed maze                         # maze | env | transformer | sb3 | ddp
+  python -m benchmarks speed maze              # maze | env | transformer | sb3 | ddp | main
 
-outputs (in --out DIR): results.json (schema: benchmarks/report.py), results.csv, report.md,
-size.png / p.png (metric vs maze size / percolation p), target_heatmap.png (success by target
-cell), gifs/ (failure rollouts), cells/ (one JSON per finished cell; what --resume reads).
+outputs (in --out DIR): results.json (schema: benchmarks/report.py), results.csv, report.md
+(opens with the agent x condition matrix), matrix.png, one figure per suite axis the suite
+varies (size.png, p.png, obstacles.png, generator.png, target_region.png), target_heatmap.png
+(success by target cell), gifs/ (captioned failure rollouts), cells/ (one JSON per finished
+cell; what --resume reads).  A condition an agent cannot play by design (a transformer beyond
+its max_grid) is "n/a" with the reason; a real error makes the command exit with status 1.
 Suites are TOML files: copy one from benchmarks/suites/ and pass its path to --suite.
 """
 
@@ -63,9 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=None,
         help="local worker processes, or CPUs for a local Ray instance; results are "
-        "identical for any count (default: 1)",
+        "identical for any count (default: one per core, at most 8, for a run of at least "
+        "200 episodes per worker; each worker gets cores/workers torch threads)",
     )
     run.add_argument(
         "--resume",
@@ -118,9 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp = sub.add_parser(
         "speed",
-        help="speed benchmarks: maze | env | transformer | sb3 | ddp (extra args pass through)",
+        help="speed benchmarks: maze | env | transformer | sb3 | ddp | main (extra args pass "
+        "through)",
     )
-    sp.add_argument("target", choices=("maze", "env", "transformer", "sb3", "ddp"))
+    sp.add_argument("target", choices=("maze", "env", "transformer", "sb3", "ddp", "main"))
     sp.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for that benchmark")
     return p
 
@@ -155,7 +160,7 @@ def _agent_specs(arg: str | None, suite):
 def cmd_run(args) -> int:
     from dataclasses import replace
 
-    from benchmarks.executor import make_executor
+    from benchmarks.executor import auto_workers, make_executor
     from benchmarks.report import assemble, write_all
     from benchmarks.runner import plan_cells, run_cells
     from benchmarks.suites import SuiteError, load_suite
@@ -191,8 +196,11 @@ def cmd_run(args) -> int:
 
     _clear_earlier_run(args.out, resume=args.resume, overwrite=args.overwrite)
     t0 = time.perf_counter()
+    workers = args.workers
+    if workers is None and args.executor == "process":
+        workers = auto_workers(len(cells), sum(c.stop - c.start for c in cells))
     try:
-        executor = make_executor(args.executor, args.workers, args.address)
+        executor = make_executor(args.executor, workers, args.address)
     except (RuntimeError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     try:
@@ -206,7 +214,8 @@ def cmd_run(args) -> int:
     run = {
         "elapsed_s": time.perf_counter() - t0,
         "executor": args.executor,
-        "workers": args.workers,
+        "workers": workers,
+        "threads_per_worker": getattr(executor, "threads", None),
         "resumed": bool(args.resume),
         "python": platform.python_version(),
         "provenance": provenance(),
@@ -222,11 +231,22 @@ def cmd_run(args) -> int:
         per_agent[cell.agent.label] = per_agent.get(cell.agent.label, 0.0) + (
             result.get("elapsed_s") or 0.0
         )
-    print("cell seconds per agent: " + ", ".join(f"{k} {v:.1f}" for k, v in per_agent.items()))
+    print(
+        f"seconds per agent (its cells summed; {workers or 'ray'} worker(s) ran in parallel): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in per_agent.items())
+    )
     print(
         f"wrote {', '.join(files[:3])} and {len(files) - 3} more to {args.out} "
-        f"({run['elapsed_s']:.1f} s)"
+        f"({run['elapsed_s']:.1f} s playing, {time.perf_counter() - t0:.1f} s in all)"
     )
+    failed = [r for r in results["records"] if r["error"]]
+    if failed:
+        print(
+            f"error: {len(failed)} agent × condition records failed (listed at the top of "
+            f"{args.out / 'report.md'}); the other results are written",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -42,34 +43,74 @@ def _exit_with_parent(parent: int) -> None:
 def _init_worker(threads: int, parent: int) -> None:
     """Give each worker process its share of the cores (before torch or numba spin up pools),
     and tie its life to the parent's."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-        os.environ[var] = str(threads)
+    cap_threads(threads)
     if os.getppid() != parent:  # the parent died while this worker started
         os._exit(1)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 
 
+EPISODES_PER_WORKER = 200  # less work than this per worker: its start-up costs more than it saves
+MAX_AUTO_WORKERS = 8
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, else ``os.cpu_count()``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def auto_workers(n_cells: int, n_episodes: int) -> int:
+    """Workers where they help: one per core (at most ``MAX_AUTO_WORKERS``), no more than there
+    are cells, one per ``EPISODES_PER_WORKER`` episodes of work (a small run stays in-process)."""
+    return max(1, min(usable_cores(), MAX_AUTO_WORKERS, n_cells, n_episodes // EPISODES_PER_WORKER))
+
+
+def threads_per_worker(workers: int) -> int:
+    """Compute threads per worker so that workers x threads never exceeds the usable cores: an
+    oversubscribed torch pool on a busy machine spins on descheduled threads (15x slower)."""
+    return max(1, usable_cores() // max(1, workers))
+
+
+def cap_threads(threads: int) -> None:
+    """At most ``threads`` compute threads in this process: the OpenMP / MKL / numba variables
+    (read when those libraries load) and torch's pool when torch is already loaded.  A lower
+    limit already set (``OMP_NUM_THREADS=1``) is kept: this only ever lowers."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        current = os.environ.get(var, "")
+        if not (current.isdigit() and 0 < int(current) <= threads):
+            os.environ[var] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() > threads:
+        torch.set_num_threads(threads)
+
+
 class ProcessExecutor:
-    """Local worker processes (spawned: safe with torch); ``workers <= 1`` runs in this process."""
+    """Local worker processes (spawned: safe with torch); ``workers <= 1`` runs in this process.
+
+    Each worker (or this process) gets ``threads_per_worker(workers)`` compute threads.
+    """
 
     def __init__(self, workers: int = 1):
         if workers < 1:
             raise ValueError(f"--workers must be >= 1, got {workers}")
         self.workers = workers
+        self.threads = threads_per_worker(workers)
         self._pool: cf.ProcessPoolExecutor | None = None
 
     def map_unordered(self, fn, items):
         items = list(items)
         if self.workers == 1 or len(items) <= 1:
+            cap_threads(self.threads)
             for item in items:
                 yield item, fn(item)
             return
-        threads = max(1, (os.cpu_count() or 1) // self.workers)
         self._pool = self._pool or cf.ProcessPoolExecutor(
             self.workers,
             mp_context=mp.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(threads, os.getpid()),
+            initargs=(self.threads, os.getpid()),
         )
         futures = {self._pool.submit(fn, item): item for item in items}
         try:

@@ -1,22 +1,29 @@
-"""Results of a run: ``results.json`` (versioned schema + validator), CSV, Markdown, plots, GIFs.
+"""Results of a run: ``results.json`` (versioned schema + validator), CSV and the Markdown report.
 
 ``results.json`` (schema ``tokenmaze.benchmarks.results``, version ``SCHEMA_VERSION``)::
 
     {
-      "schema": "tokenmaze.benchmarks.results", "schema_version": 1,
-      "suite": {"name": str, "description": str, "source": str},
+      "schema": "tokenmaze.benchmarks.results", "schema_version": 2,
+      "suite": {"name": str, "description": str, "source": str, "reference": str},
       "conditions": [{"name": str, "env": {TokenMaze-v0 kwargs}, "episodes": int, "seed": int}],
-      "agents": [{"name": str, "label": str, "kwargs": {}}],
+      "agents": [{"name": str, "label": str, "kwargs": {},
+                  "info": {"kind": str | null, "max_grid": int | null, "training": {} | null}}],
       "records": [                       # one per agent x condition, in plan order
         {"condition": str, "agent": str, "episodes": int, "error": str | null,
+         "unsupported": {"short": str, "reason": str} | null,     # "n/a": cannot play by design
          "metrics": {METRIC: {"value": float, "lo": float, "hi": float, "n": int}},
+         "vs_reference": {"metric": "exact_path", "value": float, "lo": float, "hi": float,
+                          "n": int, "paired": bool} | null,       # this condition - the reference
          "by_target": {"shape": [rows, cols], "episodes": [[int]], "success": [[int]]}}
       ],
       "run": {...}                       # wall times, executor, versions: not compared
     }
 
 ``METRIC`` ranges over ``benchmarks.metrics.AGGREGATE_METRICS``; ``value`` is NaN (JSON ``NaN``)
-where no episode defines it.  Everything but ``run`` is a pure function of the suite and agents.
+where no episode defines it.  ``vs_reference`` is the difference in exact-path rate against the
+suite's reference (in-distribution) condition with a seeded bootstrap interval, paired over
+episodes when both conditions share the evaluation seed (episode i then has the same reset seed
+in both).  Everything but ``run`` is a pure function of the suite and agents.
 """
 
 from __future__ import annotations
@@ -29,15 +36,16 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.metrics import AGGREGATE_METRICS, aggregate, walk
+from benchmarks.metrics import AGGREGATE_METRICS, aggregate, bootstrap_difference
 from benchmarks.runner import write_json_atomic
 from benchmarks.suites import AgentSpec, Suite
 from maze_env.files import write_text
 
 SCHEMA = "tokenmaze.benchmarks.results"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLE_METRICS = ("success", "exact_path", "target_reached", "valid_path", "node_overlap",
-                 "fork_accuracy", "length_ratio")  # fmt: skip
+                 "fork_accuracy", "length_ratio", "miss_start")  # fmt: skip
+COMPARED = "exact_path"  # the metric of the matrix and of the paired differences
 
 
 class SchemaError(ValueError):
@@ -57,33 +65,65 @@ def _by_target(episodes: list[dict]) -> dict | None:
     return {"shape": [rows, cols], "episodes": count.tolist(), "success": success.tolist()}
 
 
+def _vs_reference(eps: list[dict], ref: list[dict], paired: bool, seed: int) -> dict | None:
+    """Exact-path rate of ``eps`` minus that of ``ref`` (paired by episode index when both
+    conditions share their seed and hold the same indices)."""
+    if not eps or not ref:
+        return None
+    paired = paired and [e["index"] for e in eps] == [e["index"] for e in ref]
+    x = [float(e["metrics"][COMPARED]) for e in eps]
+    y = [float(e["metrics"][COMPARED]) for e in ref]
+    value, lo, hi = bootstrap_difference(x, y, paired, seed)
+    return {"metric": COMPARED, "value": value, "lo": lo, "hi": hi, "n": len(x), "paired": paired}
+
+
 def assemble(
     suite: Suite, agents: list[AgentSpec], cells: list[dict], run: dict, seed: int = 0
 ) -> dict:
     """Aggregate finished cells (plan order) into the results document."""
     grouped: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    info: dict[str, dict] = {}
     for cell in cells:
         grouped[cell["condition"], cell["agent"]].append(cell)
+        if cell.get("agent_info") and cell["agent"] not in info:
+            info[cell["agent"]] = cell["agent_info"]
+    episodes = {
+        key: sorted((e for p in parts for e in p["episodes"]), key=lambda e: e["index"])
+        for key, parts in grouped.items()
+    }
+    seeds = {c.name: c.seed for c in suite.conditions}
     records = []
     for cond in suite.conditions:
         for agent in agents:
             parts = grouped[cond.name, agent.label]
             errors = [p["error"] for p in parts if p.get("error")]
-            eps = sorted((e for p in parts for e in p["episodes"]), key=lambda e: e["index"])
+            unsupported = [p["unsupported"] for p in parts if p.get("unsupported")]
+            eps = episodes.get((cond.name, agent.label), [])
+            ref = episodes.get((suite.reference, agent.label), [])
+            vs = None
+            if cond.name != suite.reference and not errors and not unsupported:
+                vs = _vs_reference(eps, ref, seeds[cond.name] == seeds[suite.reference], seed)
             records.append({
                 "condition": cond.name,
                 "agent": agent.label,
                 "episodes": len(eps),
                 "error": errors[0] if errors else None,
+                "unsupported": unsupported[0] if unsupported else None,
                 "metrics": aggregate([e["metrics"] for e in eps], seed=seed),
+                "vs_reference": vs,
                 "by_target": _by_target(eps),
             })  # fmt: skip
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
-        "suite": {"name": suite.name, "description": suite.description, "source": suite.source},
+        "suite": {
+            "name": suite.name,
+            "description": suite.description,
+            "source": suite.source,
+            "reference": suite.reference,
+        },
         "conditions": [c.to_dict() for c in suite.conditions],
-        "agents": [a.to_dict() for a in agents],
+        "agents": [{**a.to_dict(), "info": info.get(a.label)} for a in agents],
         "records": records,
         "run": run,
     }
@@ -110,7 +150,7 @@ def validate(results: dict) -> None:
             f"got {results['schema_version']}"
         )
     suite = _require(results, "suite", dict, "results")
-    for key in ("name", "description", "source"):
+    for key in ("name", "description", "source", "reference"):
         _require(suite, key, str, "results.suite")
     conds = {_require(c, "name", str, f"results.conditions[{i}]")
              for i, c in enumerate(_require(results, "conditions", list, "results"))}  # fmt: skip
@@ -130,6 +170,12 @@ def validate(results: dict) -> None:
         _require(rec, "episodes", int, at)
         if rec.get("error", None) is not None and not isinstance(rec["error"], str):
             raise SchemaError(f"{at}.error: expected a string or null")
+        if rec.get("unsupported") is not None:
+            for key in ("short", "reason"):
+                _require(rec["unsupported"], key, str, f"{at}.unsupported")
+        if rec.get("vs_reference") is not None:
+            for key in ("value", "lo", "hi"):
+                _require(rec["vs_reference"], key, (int, float), f"{at}.vs_reference")
         metrics = _require(rec, "metrics", dict, at)
         for name in AGGREGATE_METRICS:
             stat = _require(metrics, name, dict, f"{at}.metrics")
@@ -145,13 +191,7 @@ def validate(results: dict) -> None:
                     raise SchemaError(f"{at}.by_target.{key}: shape {list(grid.shape)} != {shape}")
 
 
-# --------------------------------------------------------------------------- tables
-
-
-def _fmt(stat: dict) -> str:
-    if stat["n"] == 0 or math.isnan(stat["value"]):
-        return "–"
-    return f"{stat['value']:.3f} [{stat['lo']:.3f}, {stat['hi']:.3f}]"
+# --------------------------------------------------------------------------- CSV
 
 
 def to_csv(results: dict) -> str:
@@ -174,210 +214,305 @@ def to_csv(results: dict) -> str:
     return buf.getvalue()
 
 
-def to_markdown(results: dict, notes: list[str] = ()) -> str:
-    """Per condition, a table of agents × headline metrics (95% CIs), then violations."""
+# --------------------------------------------------------------------------- Markdown
+
+
+def _fmt(stat: dict, digits: int = 3) -> str:
+    if stat["n"] == 0 or math.isnan(stat["value"]):
+        return "–"
+    return f"{stat['value']:.{digits}f} [{stat['lo']:.{digits}f}, {stat['hi']:.{digits}f}]"
+
+
+def told_apart(diff: dict) -> bool:
+    """Whether a difference's 95% interval excludes 0 (else the two numbers cannot be told
+    apart at the episode count used)."""
+    return not (diff["lo"] <= 0.0 <= diff["hi"])
+
+
+class _Notes:
+    """Numbered footnotes: the same text gets the same number."""
+
+    def __init__(self):
+        self.texts: dict[str, int] = {}
+        self.where: dict[int, list[str]] = defaultdict(list)
+
+    def mark(self, text: str, where: str) -> str:
+        n = self.texts.setdefault(text, len(self.texts) + 1)
+        self.where[n].append(where)
+        return f"[^{n}]"
+
+    def lines(self) -> list[str]:
+        return [
+            f"[^{n}]: {', '.join(dict.fromkeys(self.where[n]))}: {text}"
+            for text, n in self.texts.items()
+        ]
+
+
+def _cell(rec: dict, notes: _Notes, digits: int = 2) -> str:
+    """A record's table cell: its exact-path rate, "n/a — why" or a loud error, never cut."""
+    where = f"{rec['agent']} on {rec['condition']}"
+    if rec.get("unsupported"):
+        na = rec["unsupported"]
+        return f"n/a — {na['short']}{notes.mark(na['reason'], where)}"
+    if rec["error"]:
+        return f"**ERROR**{notes.mark(rec['error'], where)}"
+    return _fmt(rec["metrics"][COMPARED], digits)
+
+
+def _diff_cell(rec: dict) -> str:
+    d = rec.get("vs_reference")
+    if d is None or math.isnan(d["value"]):
+        return "–"
+    text = f"{d['value']:+.2f} [{d['lo']:+.2f}, {d['hi']:+.2f}]"
+    return text if told_apart(d) else f"{text} ≈"
+
+
+def _training_text(training: dict | None) -> str:
+    if not training:
+        return "–"
+    sizes = [f"{r}x{c}" for r, c in training["sizes"]]
+    where = f" in a {training['canvas']}x{training['canvas']} canvas" if training["canvas"] else ""
+    gens = ", ".join(
+        g["name"] + "".join(f" {k}={v}" for k, v in g["kwargs"].items())
+        for g in training["generators"]
+    )
+    ends = ", ".join(f"{k}={v}" for k, v in training.get("endpoints", {}).items())
+    return f"{', '.join(sizes)}{where}; {gens}" + (f"; endpoints {ends}" if ends else "")
+
+
+def _agents_section(results: dict) -> list[str]:
+    lines = [
+        "## Agents",
+        "",
+        "| agent | kind | reads grids up to | trained on |",
+        "|---|---|---|---|",
+    ]
+    for a in results["agents"]:
+        info = a.get("info") or {}
+        grid = info.get("max_grid")
+        lines.append(
+            f"| {a['label']} | {info.get('kind') or '–'} | "
+            f"{f'{grid}x{grid}' if grid else '–'} | "
+            f"{_training_text(info.get('training'))} |"
+        )
+    names = {a["name"] for a in results["agents"]}
+    planners = [
+        a["label"]
+        for a in results["agents"]
+        if str((a.get("info") or {}).get("kind") or "").startswith("planner")
+    ]
+    lines.append("")
+    if planners:
+        lines.append(
+            f"Planners ({', '.join(planners)}) search the whole maze before moving and emit a "
+            "simple path: on a tree (one path between any two cells) each of them is complete "
+            "and exact, so their 100% on trees measures the maze, not a skill; only the oracle "
+            "(BFS) stays exact on cyclic mazes. `wall-follower` emits the hand rule's own walk "
+            "(dead ends and returns included): it reaches the target on trees but is rarely exact."
+        )
+        lines.append("")
+    if {"dead-end-filling-planner", "random-fork"} <= names:
+        lines.append(
+            "On an open field there are no dead ends, so dead-end filling removes nothing and "
+            "its walk over what remains is random-fork's rule (uniform among open unvisited "
+            "neighbours, stop when stuck); both get the same agent seed in a cell, so they emit "
+            "the same paths there and their numbers are identical — an identity, not a bug."
+        )
+        lines.append("")
+    return lines
+
+
+def _by_size_section(results: dict, sweeps: list[tuple[str, list[tuple[float, str]]]]) -> list[str]:
+    """Per size and agent: exact path, target reached, fork accuracy, where misses start."""
+    recs = {(r["agent"], r["condition"]): r for r in results["records"]}
+    ref = results["suite"]["reference"]
+    lines = [
+        "## By maze size",
+        "",
+        "Exact path, target reached and fork accuracy with 95% CIs; *misses start at* = the "
+        "mean share of the shortest path a missed episode follows before its first slip "
+        "(0 = the first move is wrong); *vs ref* = exact path minus that at the reference "
+        f"condition `{ref}` (paired bootstrap; ≈: not told apart).",
+        "",
+    ]
+    for title, points in sweeps:
+        lines += [f"### {title}", ""]
+        for agent in results["agents"]:
+            label = agent["label"]
+            rows, first_drop = [], None
+            for x, name in points:
+                rec = recs[label, name]
+                if rec.get("unsupported") or rec["error"]:
+                    why = rec["unsupported"]["short"] if rec.get("unsupported") else "ERROR"
+                    rows.append(f"| {int(x)}x{int(x)} | n/a — {why} | | | | |")
+                    continue
+                m = rec["metrics"]
+                d = rec.get("vs_reference")
+                if d and first_drop is None and told_apart(d) and d["value"] < 0:
+                    first_drop = int(x)
+                rows.append(
+                    f"| {int(x)}x{int(x)} | {_fmt(m['exact_path'], 2)} | "
+                    f"{_fmt(m['target_reached'], 2)} | {_fmt(m['fork_accuracy'], 2)} | "
+                    f"{_fmt(m['miss_start'], 2)} | {_diff_cell(rec)} |"
+                )
+            drop = (
+                f"exact path first falls distinguishably below `{ref}` at {first_drop}x{first_drop}"
+                if first_drop
+                else f"no size is distinguishably below `{ref}`"
+            )
+            lines += [
+                f"**{label}**: {drop}.",
+                "",
+                "| size | exact path | target reached | fork accuracy | misses start at | vs ref |",
+                "|---|---|---|---|---|---|",
+                *rows,
+                "",
+            ]
+    return lines
+
+
+def to_markdown(
+    results: dict, figures: list[str] = (), notes: list[str] = (), sweeps: dict | None = None
+) -> str:
+    """The matrix first (agent × condition exact path, 95% CIs), then errors, paired differences
+    against the reference condition, the agents, by-size tables, figures and per-condition
+    detail.  ``sweeps``: ``{"size": [(title, [(x, condition)])]}`` from ``benchmarks.plots``."""
     s = results["suite"]
-    lines = [f"# Benchmark report: suite `{s['name']}`", "", s["description"], "",
-             "Values are `mean [95% CI]` (Wilson for rates, bootstrap for means); "
-             "fork accuracy pools all forks met on a shortest path.", ""]  # fmt: skip
-    by_cond = defaultdict(list)
-    for rec in results["records"]:
-        by_cond[rec["condition"]].append(rec)
+    conds = [c["name"] for c in results["conditions"]]
+    counts = sorted({c["episodes"] for c in results["conditions"]})
+    recs = {(r["agent"], r["condition"]): r for r in results["records"]}
+    foot = _Notes()
+    lines = [
+        f"# Benchmark report: suite `{s['name']}`",
+        "",
+        s["description"],
+        "",
+        f"## Exact path, agent × condition ({'/'.join(map(str, counts))} episodes each)",
+        "",
+        "Share of episodes whose emitted path is a shortest path, token for token, with its "
+        "95% Wilson interval (at 100 episodes about ±0.1 wide in the middle of the range). "
+        "*n/a* marks a condition the agent cannot play by design (reason in the footnote).",
+        "",
+    ]
+    if "matrix.png" in figures:
+        lines += ["![exact path, agent × condition](matrix.png)", ""]
+    lines += [
+        "| agent | " + " | ".join(f"`{c}`" for c in conds) + " |",
+        "|---" * (len(conds) + 1) + "|",
+    ]
+    for agent in results["agents"]:
+        label = agent["label"]
+        lines.append(
+            f"| {label} | " + " | ".join(_cell(recs[label, c], foot) for c in conds) + " |"
+        )
+    lines += ["", *foot.lines(), ""]
+    errors = [r for r in results["records"] if r["error"]]
+    if errors:
+        lines += [
+            f"## ERRORS: {len(errors)} agent × condition records failed",
+            "",
+            "These are bugs or broken setups, not results:",
+            "",
+            *[f"- **{r['agent']} on {r['condition']}**: `{r['error']}`" for r in errors],
+            "",
+        ]
+    ref = s["reference"]
+    others = [c for c in conds if c != ref]
+    if others:
+        lines += [
+            f"## Against the reference condition `{ref}`",
+            "",
+            f"Exact-path rate minus that at `{ref}`, 95% bootstrap interval; paired over "
+            "episodes where the conditions share the evaluation seed (episode i has the "
+            "same reset seed in both, so a maze-to-maze spread cancels). **≈**: the interval "
+            "holds 0, so the two numbers cannot be told apart at the episode count used.",
+            "",
+            "| agent | " + " | ".join(f"`{c}`" for c in others) + " |",
+            "|---" * (len(others) + 1) + "|",
+        ]
+        for agent in results["agents"]:
+            label = agent["label"]
+            lines.append(
+                f"| {label} | " + " | ".join(_diff_cell(recs[label, c]) for c in others) + " |"
+            )
+        lines.append("")
+    lines += _agents_section(results)
+    if sweeps and sweeps.get("size"):
+        lines += _by_size_section(results, sweeps["size"])
+    if figures:
+        lines += ["## Figures", "", *[f"- [{f}]({f})" for f in figures], ""]
+        lines += [f"![{f}]({f})\n" for f in figures if f != "matrix.png"]
+    lines += [
+        "## Per condition",
+        "",
+        "Values are `mean [95% CI]` (Wilson for rates, bootstrap for means); fork accuracy "
+        "pools all forks met on a shortest path.",
+        "",
+    ]
     envs = {c["name"]: c for c in results["conditions"]}
-    for name, recs in by_cond.items():
+    kinds = [m for m in AGGREGATE_METRICS if m.startswith("violations.")]
+    for name in conds:
         env = ", ".join(f"{k}={v}" for k, v in envs[name]["env"].items())
         lines += [
-            f"## {name}",
+            f"### {name}",
             "",
             f"`{env}` · {envs[name]['episodes']} episodes, seed {envs[name]['seed']}",
             "",
+            "| agent | " + " | ".join(TABLE_METRICS) + " |",
+            "|---" * (len(TABLE_METRICS) + 1) + "|",
         ]
-        lines.append("| agent | " + " | ".join(TABLE_METRICS) + " |")
-        lines.append("|---" * (len(TABLE_METRICS) + 1) + "|")
-        for rec in recs:
-            if rec["error"]:
+        playable = []
+        for agent in results["agents"]:
+            rec = recs[agent["label"], name]
+            if rec.get("unsupported") or rec["error"]:
                 lines.append(
-                    f"| {rec['agent']} | error: {rec['error'][:80]} |"
-                    + " |" * (len(TABLE_METRICS) - 1)
+                    f"| {rec['agent']} | {_cell(rec, foot)} |" + " |" * (len(TABLE_METRICS) - 1)
                 )
                 continue
+            playable.append(rec)
             lines.append(
                 f"| {rec['agent']} | "
                 + " | ".join(_fmt(rec["metrics"][m]) for m in TABLE_METRICS)
                 + " |"
             )
-        kinds = [m for m in AGGREGATE_METRICS if m.startswith("violations.")]
-        lines += ["", "Violations per episode:", "",
-                  "| agent | " + " | ".join(k.split(".", 1)[1] for k in kinds) + " |",
-                  "|---" * (len(kinds) + 1) + "|"]  # fmt: skip
-        for rec in recs:
-            if not rec["error"]:
-                lines.append(
-                    f"| {rec['agent']} | "
-                    + " | ".join(f"{rec['metrics'][k]['value']:.3f}" for k in kinds)
-                    + " |"
-                )
+        lines += [
+            "",
+            "Violations per episode:",
+            "",
+            "| agent | " + " | ".join(k.split(".", 1)[1] for k in kinds) + " |",
+            "|---" * (len(kinds) + 1) + "|",
+        ]
+        for rec in playable:
+            lines.append(
+                f"| {rec['agent']} | "
+                + " | ".join(f"{rec['metrics'][k]['value']:.3f}" for k in kinds)
+                + " |"
+            )
         lines.append("")
     if notes:
         lines += ["## Notes", "", *[f"- {n}" for n in notes], ""]
     return "\n".join(lines)
 
 
-# --------------------------------------------------------------------------- plots
-
-
-def _sweep(results: dict, axis: str) -> tuple[list[str], dict[str, float]]:
-    """The largest group of conditions that differ only in ``axis`` ("size" or "p")."""
-
-    def split(env: dict):
-        env = dict(env)
-        if axis == "size":
-            size = env.pop("size", 6)
-            x = size if isinstance(size, int) else size[0]
-        else:
-            gk = dict(env.pop("generator_kwargs", None) or {})
-            if "p" not in gk:
-                return None, None
-            x = gk.pop("p")
-            env["generator_kwargs"] = gk
-        return repr(sorted(env.items())), float(x)
-
-    groups: dict[str, dict[str, float]] = defaultdict(dict)
-    for c in results["conditions"]:
-        key, x = split(c["env"])
-        if key is not None:
-            groups[key][c["name"]] = x
-    best = max(groups.values(), key=len, default={})
-    names = sorted(best, key=best.get) if len({*best.values()}) >= 2 else []
-    return names, best
-
-
-def _plot_sweep(
-    results: dict, axis: str, path: Path, metrics=("success", "exact_path")
-) -> str | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names, xs = _sweep(results, axis)
-    if not names:
-        return None
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for agent in results["agents"]:
-            recs = {r["condition"]: r for r in results["records"] if r["agent"] == agent["label"]}
-            pts = [(xs[n], recs[n]["metrics"][metric]) for n in names if not recs[n]["error"]]
-            if not pts:
-                continue
-            x = [p[0] for p in pts]
-            v = np.array([p[1]["value"] for p in pts])
-            err = np.abs(np.array([[p[1]["lo"] for p in pts], [p[1]["hi"] for p in pts]]) - v)
-            ax.errorbar(x, v, yerr=err, marker="o", capsize=3, label=agent["label"])
-        ax.set_xlabel("maze size (rows)" if axis == "size" else "percolation p")
-        ax.set_ylabel(metric)
-        ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=7)
-    fig.suptitle(f"{results['suite']['name']}: {' and '.join(metrics)} vs {axis}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
-
-
-def _plot_heatmap(results: dict, path: Path) -> str | None:
-    """Success rate by target cell, per agent, summed over the conditions of the commonest shape."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = [r for r in results["records"] if r["by_target"] and not r["error"]]
-    if not recs:
-        return None
-    shapes = [tuple(r["by_target"]["shape"]) for r in recs]
-    shape = max(set(shapes), key=shapes.count)
-    labels = [a["label"] for a in results["agents"]]
-    grids = {}
-    for label in labels:
-        mine = [r for r in recs if r["agent"] == label and tuple(r["by_target"]["shape"]) == shape]
-        if mine:
-            n = sum(np.array(r["by_target"]["episodes"]) for r in mine)
-            k = sum(np.array(r["by_target"]["success"]) for r in mine)
-            grids[label] = np.where(n > 0, k / np.maximum(n, 1), np.nan)
-    fig, axes = plt.subplots(1, len(grids), figsize=(2.6 * len(grids), 2.9), squeeze=False)
-    for ax, (label, grid) in zip(axes[0], grids.items(), strict=True):
-        im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis")
-        ax.set_title(label, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="success")
-    fig.suptitle(f"success by target cell ({shape[0]}x{shape[1]} conditions)", fontsize=9)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path.name
-
-
-# --------------------------------------------------------------------------- GIFs
-
-
-def write_failure_gifs(
-    cells: list[dict], schemes: dict[str, str], out_dir: Path, per_agent: int = 2
-) -> list[str]:
-    """Rollout GIFs of the first failures per agent (``maze_env.render``; needs pillow)."""
-    from maze_env import Maze
-
-    try:
-        from maze_env.render import rgb_frame, write_gif
-    except ImportError:
-        return []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, int] = defaultdict(int)
-    files = []
-    for cell in cells:
-        for e in cell["episodes"]:
-            agent, scheme = cell["agent"], schemes[cell["condition"]]
-            if e["metrics"]["success"] or written[agent] >= per_agent:
-                continue
-            rows, cols = e["shape"]
-            bits = np.unpackbits(np.frombuffer(bytes.fromhex(e["maze"]), np.uint8))
-            maze = Maze(bits[: 2 * rows * cols].reshape(2, rows, cols).astype(bool))
-            name = f"{cell['key'].split('__')[1]}__{cell['key'].split('__')[0]}__ep{e['index']}.gif"
-            origin, target = tuple(e["origin"]), tuple(e["target"])
-            path = walk(maze, origin, e["tokens"], scheme).path
-            frames = [rgb_frame(maze, origin, target, path[: j + 1]) for j in range(len(path))]
-            try:
-                write_gif(frames + frames[-1:] * 3, out_dir / name)
-            except ImportError:
-                return files
-            written[agent] += 1
-            files.append(f"gifs/{name}")
-    return files
+# --------------------------------------------------------------------------- writing
 
 
 def write_all(results: dict, cells: list[dict], out_dir: Path, gifs: int = 2) -> list[str]:
-    """results.json, results.csv, report.md, plots and failure GIFs into ``out_dir``."""
+    """results.json, results.csv, report.md, figures and failure GIFs into ``out_dir``."""
+    from benchmarks.gifs import write_failure_gifs
+    from benchmarks.plots import write_figures
+
     out_dir = Path(out_dir)
     validate(results)
     write_json_atomic(out_dir / "results.json", results, indent=1)
     write_text(out_dir / "results.csv", to_csv(results))
-    notes, files = [], ["results.json", "results.csv", "report.md"]
-    for axis in ("size", "p"):
-        name = _plot_sweep(results, axis, out_dir / f"{axis}.png")
-        if name:
-            files.append(name)
-            notes.append(f"![{axis}]({name})")
-    name = _plot_heatmap(results, out_dir / "target_heatmap.png")
-    if name:
-        files.append(name)
-        notes.append(f"![success by target cell]({name})")
-    if gifs:
-        schemes = {c["name"]: c["env"].get("scheme", "aotp") for c in results["conditions"]}
-        written = write_failure_gifs(cells, schemes, out_dir / "gifs", gifs)
-        files += written
-        notes += [f"failure rollout: [{g}]({g})" for g in written] or [
-            "no failure GIFs: no failures, or maze_env.render.write_gif is not available"
-        ]
-    write_text(out_dir / "report.md", to_markdown(results, notes))
-    return files
+    figures, found = write_figures(results, out_dir)
+    notes = []
+    if not figures:
+        notes.append("no figures: matplotlib is not installed (pip install 'tokenmaze[bench]')")
+    written = write_failure_gifs(cells, results, out_dir / "gifs", gifs) if gifs else []
+    notes += [f"failure rollout: [{g}]({g})" for g in written]
+    if gifs and not written:
+        notes.append("no failure GIFs: no failures worth showing, or pillow is not installed")
+    write_text(out_dir / "report.md", to_markdown(results, figures, notes, found))
+    return ["results.json", "results.csv", "report.md", *figures, *written]

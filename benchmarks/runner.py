@@ -12,6 +12,9 @@ that is larger, see ``agent_env_kwargs``).  An agent with ``act_batch`` plays up
 episodes in lockstep (one env each, finished envs keep their final observation and their actions are
 ignored); others play episode by episode with ``reset``/``act``.  Per episode the runner records
 the maze, endpoints and the tokens emitted after the prompt; metrics are computed from those alone.
+An agent that cannot play a condition by design (``agents.Unsupported``: a grid beyond its
+``max_grid``, decided before any episode) gives a cell with ``unsupported`` set and no episodes:
+"n/a", not an error; any other exception is recorded as the cell's ``error``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents import Unsupported
 from benchmarks.executor import Executor, ProcessExecutor
 from benchmarks.metrics import score
 from benchmarks.suites import AgentSpec, Condition, Suite, episode_seed
@@ -170,14 +174,31 @@ def agent_env_kwargs(env_id: str, env_kwargs: dict, agent_max_grid: int | None) 
     An agent that reads and writes the token ids of a ``max_grid`` larger than the condition's
     (the transformer: its training canvas) plays the same mazes with ``max_grid`` raised to its
     own, so a move off the maze is a token the env records as a violation, not an id outside
-    the env's action space.  An explicit ``max_grid`` in the condition is kept.
+    the env's action space.  An explicit ``max_grid`` in the condition is kept.  A grid larger
+    than the agent's ``max_grid`` raises ``agents.Unsupported`` (its vocabulary cannot name it).
     """
     import maze_env
 
-    if agent_max_grid is None or "max_grid" in env_kwargs:
+    if agent_max_grid is None:
         return env_kwargs
-    default = maze_env.EnvConfig(**env_kwargs).max_grid  # the env's own default for this maze
-    return env_kwargs if agent_max_grid <= default else {**env_kwargs, "max_grid": agent_max_grid}
+    config = maze_env.EnvConfig(**env_kwargs)  # the grid and the env's own default max_grid
+    if max(config.grid) > agent_max_grid:
+        rows, cols = config.grid
+        raise Unsupported(
+            f"the condition's {rows}x{cols} grid is beyond the agent's max_grid {agent_max_grid}: "
+            f"its vocabulary names the cells of grids up to {agent_max_grid}x{agent_max_grid}",
+            short=f"beyond max_grid {agent_max_grid}",
+        )
+    if "max_grid" in env_kwargs or agent_max_grid <= config.max_grid:
+        return env_kwargs
+    return {**env_kwargs, "max_grid": agent_max_grid}
+
+
+def describe(agent) -> dict:
+    """What the report says about an agent: ``kind`` (planner / walker / learned ...), the
+    ``max_grid`` its vocabulary covers and the ``training`` distribution of a learned agent."""
+    info = {key: getattr(agent, key, None) for key in ("kind", "max_grid", "training")}
+    return json.loads(json.dumps(info, default=str))
 
 
 def run_cell(cell: Cell) -> dict:
@@ -201,6 +222,7 @@ def run_cell(cell: Cell) -> dict:
     }
     try:
         agent = make_agent(cell.agent, int(ss.generate_state(1, np.uint64)[0]))
+        result["agent_info"] = describe(agent)
         env_id = ENV_IDS[getattr(agent, "action_type", "token")]
         scheme = cond.env.get("scheme", "aotp")
 
@@ -214,6 +236,8 @@ def run_cell(cell: Cell) -> dict:
         else:
             eps = _rollout_each(agent, make_env, seeds, cell.start, scheme)
         result.update(episodes=eps, error=None)
+    except Unsupported as err:  # by design: "n/a" with the reason, not an error
+        result.update(episodes=[], error=None, unsupported={"short": err.short, "reason": str(err)})
     except Exception as err:  # one agent failing on one condition must not sink the run
         result.update(
             episodes=[], error=f"{type(err).__name__}: {err}", traceback=traceback.format_exc()
@@ -231,7 +255,10 @@ def write_json_atomic(path: Path, data, indent: int | None = None) -> None:
 
 
 def _complete(cell: Cell, data: dict) -> bool:
-    """Whether a stored cell holds exactly the episodes its plan names (index and seed)."""
+    """Whether a stored cell holds exactly the episodes its plan names (index and seed), or is
+    a condition the agent cannot play ("n/a")."""
+    if data.get("unsupported"):
+        return True
     want = [(i, episode_seed(cell.condition.seed, i)) for i in range(cell.start, cell.stop)]
     episodes = data.get("episodes")
     if not isinstance(episodes, list):

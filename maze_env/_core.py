@@ -529,7 +529,7 @@ class Episodes:
             "scheme": self.config.scheme,
             "max_grid": self.config.max_grid,
             "shape": np.array(self.config.grid, np.int64),
-            "action_mask": self.mask[i].copy(),
+            "action_mask": self.mask[i].view(np.int8).copy(),  # obs["action_mask"]'s dtype
             "position": np.array(divmod(int(ints[POS]), cols), np.int64),
             "violations": dict(zip(VIOLATION_KINDS, ints[VIOL:].tolist(), strict=True)),
             "optimal_length": int(ints[OPTIMAL]),
@@ -551,7 +551,7 @@ class Episodes:
         _gather_infos(self.ints, self.config.grid[1], position, counts, optimal, success)
         for k, kind in enumerate(VIOLATION_KINDS):
             viol[kind] = counts[k]
-        info["action_mask"] = self.mask.copy()
+        info["action_mask"] = self.mask.view(np.int8).copy()
         info["position"] = position
         info["violations"] = viol
         info["optimal_length"] = optimal

@@ -85,7 +85,8 @@ _SHARED_DOC = """
     ``info`` (reset and step): ``action_type``, ``scheme``, ``max_grid``, ``shape`` (int64
     ``[rows, cols]`` of the grid the tokens name: pass it to ``parse(..., shape=)``, since a
     ``walls`` prompt, or a maze with isolated border cells, does not show it), ``action_mask``
-    (bool, legal = an open connection to a not-yet-visited cell; stop is legal at the target or
+    (int8 0/1 like ``obs["action_mask"]``, so ``env.action_space.sample(mask=info["action_mask"])``
+    works; legal = an open connection to a not-yet-visited cell; stop is legal at the target or
     when no move is), ``position`` (int64 ``[row, col]``), ``violations`` (kind → count),
     ``optimal_length`` (moves on a shortest path) and, once the episode ends, ``success``.
 

@@ -28,6 +28,8 @@ Metrics (``EpisodeMetrics``):
   neighbour is open; the target excluded) met while the walk is still a prefix of a shortest
   path, and how many of those choices keep it one; ``fork_accuracy`` = their ratio (None if 0);
 - ``length_ratio``: steps taken / shortest distance, only when the target is reached (else None);
+- ``prefix_steps``: how many steps the walk follows a shortest path before it first leaves one
+  (``optimal_length`` when it never does): where a miss starts;
 - ``violations``: the counts above, by kind (``VIOLATION_KINDS``).
 
 The benchmark harness (``benchmarks.metrics`` aggregates these) and the training-time
@@ -73,6 +75,7 @@ class EpisodeMetrics:
     path_length: int
     optimal_length: int
     violations: dict[str, int] = field(default_factory=dict)
+    prefix_steps: int = 0
 
     @property
     def fork_accuracy(self) -> float | None:
@@ -224,4 +227,5 @@ def score(
         path_length=steps,
         optimal_length=optimal,
         violations=dict(w.violations),
+        prefix_steps=k,
     )

@@ -34,3 +34,10 @@ def report_and_sleep(path: str) -> None:
 
     Path(path, str(os.getpid())).touch()
     time.sleep(600)
+
+
+def torch_threads(_item) -> int:
+    """The size of torch's thread pool in the process that runs this (an executor worker)."""
+    import torch
+
+    return torch.get_num_threads()

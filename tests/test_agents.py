@@ -19,8 +19,9 @@ import agents
 import maze_env
 from maze_env import Maze
 from maze_env._graph import DIRECTIONS
+from maze_env.judge import score
 
-PLANNED = ["oracle", "random-fork", "greedy", "dead-end-filling", "wall-follower"]
+PLANNED = ["oracle", "random-fork", "greedy", "dead-end-filling-planner", "wall-follower-planner"]
 TREES = st.sampled_from(["rdfs", "wilson", "kruskal", "prim"])
 CYCLIC = st.sampled_from([("percolation", {"p": 0.6}), ("rdfs_percolation", {"p": 0.3})])
 
@@ -89,7 +90,7 @@ def sample(gen, kw, size, seed):
 
 def test_available_lists_every_builtin_with_a_description():
     names = agents.available()
-    for name in [*PLANNED, "sb3", "transformer"]:
+    for name in [*PLANNED, "wall-follower", "sb3", "transformer"]:
         assert names.get(name)
 
 
@@ -103,6 +104,8 @@ def test_bad_kwargs_name_the_agent_and_the_kwarg():
         agents.make("random-fork", sed=0)
     with pytest.raises(ValueError, match="hand"):
         agents.make("wall-follower", hand="up")
+    with pytest.raises(ValueError, match="hand"):
+        agents.make("wall-follower-planner", hand="up")
     with pytest.raises(ValueError, match="bias"):
         agents.make("random-fork", bias=1.5)
 
@@ -131,6 +134,22 @@ def test_module_class_strings_load_third_party_agents(tmp_path, monkeypatch):
         agents.make("my_agents:Missing")
     with pytest.raises(ImportError, match="no_such_module"):
         agents.make("no_such_module:Agent")
+
+
+def test_an_agent_file_outside_the_packages_loads_by_its_path(tmp_path):
+    """'path/to/file.py:Class' needs no PYTHONPATH: the file the user names is imported."""
+    path = tmp_path / "outside" / "mine.py"
+    path.parent.mkdir()
+    path.write_text("from agents import OracleAgent\n\nclass Mine(OracleAgent):\n    pass\n")
+    agent = agents.make(f"{path}:Mine")
+    assert isinstance(agent, agents.OracleAgent) and type(agent).__name__ == "Mine"
+    assert type(agents.make(f"{path}:Mine")) is type(agent)  # imported once
+    maze, origin, target = sample("rdfs", {}, 4, seed=0)
+    assert play(agent, maze, origin, target) == maze.shortest_path(origin, target)
+    with pytest.raises(ImportError, match=r"no agent file .*nope\.py"):
+        agents.make(f"{tmp_path / 'nope.py'}:Mine")
+    with pytest.raises(ImportError, match="PYTHONPATH"):
+        agents.make("not_on_the_path:Mine")
 
 
 def test_register_lazy_string_and_duplicates(tmp_path, monkeypatch):
@@ -257,7 +276,7 @@ def test_random_fork_is_reproducible_from_its_seed():
 def test_greedy_fails_on_a_deceptive_fork_where_search_succeeds():
     maze, origin, target = deceptive_fork(), (0, 0), (0, 2)
     assert play(agents.make("greedy"), maze, origin, target) == [(0, 0), (0, 1)]
-    for name in ("oracle", "dead-end-filling", "wall-follower"):
+    for name in ("oracle", "dead-end-filling-planner", "wall-follower-planner"):
         assert play(agents.make(name), maze, origin, target) == maze.shortest_path(origin, target)
     assert play(agents.make("random-fork", seed=0, bias=1.0), maze, origin, target)[-1] == target
 
@@ -270,22 +289,55 @@ def test_greedy_walks_straight_when_nothing_deceives_it():
 
 @settings(max_examples=30, deadline=None)
 @given(TREES, st.integers(1, 8), st.integers(1, 8), st.integers(0, 10**6))
-def test_dead_end_filling_and_wall_followers_solve_every_tree(gen, rows, cols, seed):
+def test_the_planners_solve_every_tree_and_the_wall_follower_walks_there(gen, rows, cols, seed):
     maze, origin, target = sample(gen, {}, (rows, cols), seed)
     solution = maze.shortest_path(origin, target)
-    assert play(agents.make("dead-end-filling", seed=seed), maze, origin, target) == solution
+    graph = to_graph(maze.connections)
+    filling = agents.make("dead-end-filling-planner", seed=seed)
+    assert play(filling, maze, origin, target) == solution
     for hand in ("left", "right"):
-        assert play(agents.make("wall-follower", hand=hand), maze, origin, target) == solution
+        planned = play(agents.make("wall-follower-planner", hand=hand), maze, origin, target)
+        assert planned == solution
+        walk = play(agents.make("wall-follower", hand=hand), maze, origin, target)
+        assert walk[0] == origin and walk[-1] == target  # the rule reaches the target on a tree
+        assert all(graph.has_edge(a, b) for a, b in pairwise(walk))  # through open connections
+        steps = [frozenset(e) for e in pairwise(walk)]  # each edge at most once each way
+        assert all(steps.count(e) <= 2 for e in steps)
+        assert agents.planned.erase_loops(walk) == solution
+
+
+def walk_ids(path, max_grid=3):
+    """The token ids an agent emits for ``path`` (origin excluded), then <PATH_END>."""
+    vocab = maze_env.vocabulary(max_grid)
+    return [int(vocab.coord_ids[c]) for c in path[1:]] + [vocab.special["<PATH_END>"]]
+
+
+def test_the_wall_follower_walks_into_dead_ends_and_back():
+    """3x3: a corridor (0,0)-(0,1)-(0,2) with a dead end (1,1)-(2,1) below its middle; the right
+    hand turns into the dead end and comes back out."""
+    maze = Maze.from_edges(
+        3, [((0, 0), (0, 1)), ((0, 1), (0, 2)), ((0, 1), (1, 1)), ((1, 1), (2, 1))]
+    )
+    walk = play(agents.make("wall-follower", hand="right"), maze, (0, 0), (0, 2))
+    assert walk == [(0, 0), (0, 1), (1, 1), (2, 1), (1, 1), (0, 1), (0, 2)]
+    planned = play(agents.make("wall-follower-planner", hand="right"), maze, (0, 0), (0, 2))
+    assert planned == [(0, 0), (0, 1), (0, 2)]
+    metrics = score(maze, (0, 0), (0, 2), maze_env.vocabulary(3).decode(walk_ids(walk)))
+    assert metrics.target_reached and not metrics.exact_path
+    assert metrics.violations["backtrack"] == 1 and metrics.violations["revisit"] == 1
 
 
 def test_wall_follower_detects_the_loop_round_an_island():
     maze, target = island(), (1, 1)
     for hand in ("left", "right"):  # both hug the outer wall, never entering the inward branch
-        assert play(agents.make("wall-follower", hand=hand), maze, (3, 3), target) == [(3, 3)]
-    right = play(agents.make("wall-follower", hand="right"), maze, (0, 0), target)
+        planner = agents.make("wall-follower-planner", hand=hand)
+        assert play(planner, maze, (3, 3), target) == [(3, 3)]
+    right = play(agents.make("wall-follower-planner", hand="right"), maze, (0, 0), target)
     assert right == [(0, 0), (0, 1), (1, 1)]
-    assert play(agents.make("wall-follower", hand="left"), maze, (0, 0), target) == [(0, 0)]
-    capped = agents.make("wall-follower", hand="left", max_steps=3)
+    assert play(agents.make("wall-follower-planner", hand="left"), maze, (0, 0), target) == [(0, 0)]
+    walk = play(agents.make("wall-follower", hand="left"), maze, (0, 0), target)
+    assert walk[0] == walk[-1] == (0, 0) and len(walk) == 13  # once round the ring, then gives up
+    capped = agents.make("wall-follower-planner", hand="left", max_steps=3)
     assert capped.plan(maze, (3, 3), target, capped.rng) == [(3, 3), (3, 2), (3, 1), (3, 0)]
 
 
@@ -294,7 +346,7 @@ def test_wall_follower_detects_the_loop_round_an_island():
 def test_heuristics_emit_valid_paths_on_cyclic_mazes(gen, size, seed):
     name, kw = gen
     maze, origin, target = sample(name, kw, size, seed)
-    for agent in ("greedy", "dead-end-filling", "wall-follower"):
+    for agent in ("greedy", "dead-end-filling-planner", "wall-follower-planner"):
         path = play(agents.make(agent), maze, origin, target)
         assert path[0] == origin and maze.is_valid_path(path)
 

@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+import agents
 import maze_env
 from benchmarks.__main__ import cmd_speed, main
 from benchmarks.executor import ProcessExecutor
@@ -111,6 +112,35 @@ def test_identical_for_one_and_two_workers(tiny, tmp_path, monkeypatch):
     assert deterministic(one) == deterministic(two)
 
 
+def test_workers_times_threads_never_exceed_the_cores(monkeypatch):
+    from benchmarks.executor import auto_workers, threads_per_worker, usable_cores
+
+    cores = usable_cores()
+    for workers in (1, 2, 3, 8):
+        assert workers * threads_per_worker(workers) <= max(cores, workers)
+    assert auto_workers(n_cells=40, n_episodes=150) == 1  # too little work to spawn for
+    assert auto_workers(n_cells=1, n_episodes=10_000) == 1  # one cell cannot be split
+    assert auto_workers(n_cells=98, n_episodes=4900) == min(cores, 8)  # the quick suite
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])
+    )
+    import bench_helpers
+
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        monkeypatch.delenv(var, raising=False)  # no outside limit: the executor sets the pools
+    ex = ProcessExecutor(2)
+    try:
+        pools = [t for _, t in ex.map_unordered(bench_helpers.torch_threads, [0, 1])]
+    finally:
+        ex.close()
+    assert pools == [threads_per_worker(2)] * 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    from benchmarks.executor import cap_threads
+
+    cap_threads(8)  # never raises a lower limit already set
+    assert os.environ["OMP_NUM_THREADS"] == "1"
+
+
 def test_ray_backend_matches_process_backend(tiny, tmp_path, monkeypatch):
     pytest.importorskip("ray")
     from benchmarks.executor import RayExecutor
@@ -194,9 +224,13 @@ def test_cli_end_to_end_with_user_suite_and_module_class_agent(tmp_path):
     results = json.loads((out / "results.json").read_text())
     validate(results)
     assert {r["agent"] for r in results["records"]} == {"oracle", "bench_helpers:SlowWalker"}
-    for name in ("results.csv", "report.md", "target_heatmap.png"):
+    for name in ("results.csv", "report.md", "target_heatmap.png", "matrix.png"):
         assert (out / name).is_file()
-    assert "| oracle | 1.000" in (out / "report.md").read_text()
+    report = (out / "report.md").read_text()
+    assert report.index("## Exact path, agent × condition") < report.index("## Per condition")
+    assert "| oracle | 1.000" in report
+    for figure in out.glob("*.png"):  # every figure is linked from the report
+        assert f"]({figure.name})" in report
     assert len(list((out / "cells").glob("*.json"))) == 2 * 2 * 3
 
 
@@ -287,8 +321,8 @@ def test_agent_env_takes_the_agent_vocabulary_for_smaller_mazes():
     assert plain.unwrapped.config.max_grid == 5
     kept = make_agent_env("TokenMaze-v0", {"size": 5, "max_grid": 8}, 6)
     assert kept.unwrapped.config.max_grid == 8
-    smaller = make_agent_env("TokenMaze-v0", {"size": 8}, 6)
-    assert smaller.unwrapped.config.max_grid == 8
+    with pytest.raises(agents.Unsupported, match="8x8 grid is beyond the agent's max_grid 6"):
+        make_agent_env("TokenMaze-v0", {"size": 8}, 6)  # its vocabulary cannot name the cells
 
 
 def test_cli_runs_twice_into_the_same_folder_and_records_provenance(tmp_path):
@@ -324,3 +358,138 @@ def test_resume_redoes_a_cell_with_missing_or_altered_episodes(tiny, tmp_path):
     assert [len(c["episodes"]) for c in again] == [len(c["episodes"]) for c in first]
     assert again[0]["episodes"] == first[0]["episodes"]
     assert again[1]["episodes"] == first[1]["episodes"]
+
+
+# --------------------------------------------------------------------------- n/a and the report
+
+
+def tiny_checkpoint(directory: Path, max_grid: int, sizes: list[int]) -> Path:
+    """An untrained 2-layer transformer whose vocabulary covers grids up to ``max_grid``,
+    'trained' (its config says) on ``sizes`` in a ``max_grid`` canvas."""
+    from agents.transformer.checkpoint import save_model
+    from agents.transformer.data import DataConfig
+    from agents.transformer.model import GPT, GPTConfig
+
+    vocab = maze_env.vocabulary(max_grid)
+    cfg = GPTConfig(vocab_size=len(vocab), d_model=16, n_layers=1, n_heads=2, d_mlp=32,
+                    n_ctx=256)  # fmt: skip
+    data = DataConfig(sizes=sizes, canvas=max_grid, offset="random", max_grid=max_grid).to_dict()
+    save_model(directory, GPT(cfg, seed=0), {"model": cfg.to_dict(), "data": data})
+    return directory
+
+
+SIZES = """
+description = "sizes"
+episodes = 4
+chunk = 4
+[env]
+generator = "rdfs"
+[[conditions]]
+name = "3x3"
+env = { size = 3 }
+[[conditions]]
+name = "4x4"
+env = { size = 4 }
+[[conditions]]
+name = "5x5"
+env = { size = 5 }
+"""
+
+
+def test_a_transformer_plays_every_size_it_can_read_and_is_na_beyond(tmp_path):
+    from benchmarks.report import to_markdown
+
+    suite_file = tmp_path / "sizes.toml"
+    suite_file.write_text(SIZES)
+    suite = load_suite(suite_file)
+    ckpt = tiny_checkpoint(tmp_path / "tiny", max_grid=4, sizes=[3])
+    specs = [AgentSpec("transformer", "tiny", {"checkpoint": str(ckpt)}),
+             AgentSpec("oracle", "oracle")]  # fmt: skip
+    cells = run_cells(plan_cells(suite, specs), tmp_path / "out")
+    results = assemble(suite, specs, cells, run={})
+    validate(results)
+    recs = {(r["agent"], r["condition"]): r for r in results["records"]}
+    for size in ("3x3", "4x4"):  # within max_grid 4: played, judged, no error
+        assert recs["tiny", size]["episodes"] == 4 and recs["tiny", size]["error"] is None
+        assert recs["tiny", size]["unsupported"] is None
+    beyond = recs["tiny", "5x5"]
+    assert beyond["error"] is None and beyond["episodes"] == 0
+    assert beyond["unsupported"]["short"] == "beyond max_grid 4"
+    assert "5x5 grid" in beyond["unsupported"]["reason"]
+    assert recs["oracle", "5x5"]["episodes"] == 4
+    info = next(a["info"] for a in results["agents"] if a["label"] == "tiny")
+    assert info["max_grid"] == 4 and info["training"]["sizes"] == [[3, 3]]
+    report = to_markdown(results)
+    assert "n/a — beyond max_grid 4[^1]" in report and "ERROR" not in report
+    assert "[^1]: tiny on 5x5: the condition's 5x5 grid is beyond" in report
+    again = run_cells(plan_cells(suite, specs), tmp_path / "out", resume=True)  # n/a is done
+    assert [c["key"] for c in again] == [c["key"] for c in cells]
+
+
+def test_real_errors_stay_loud_and_whole(tiny, tmp_path):
+    from benchmarks.report import to_markdown
+
+    specs = [AgentSpec("oracle", "oracle"), AgentSpec("oracle", "bad", {"no_such_kwarg": 1})]
+    results, _ = run(tiny, tmp_path, agents=specs)
+    report = to_markdown(results)
+    assert "## ERRORS: 2 agent × condition records failed" in report
+    assert "'no_such_kwarg'; it accepts: none`" in report  # the whole message, not cut
+
+
+def test_report_opens_with_the_matrix_and_pairs_conditions(tiny, tmp_path):
+    from benchmarks.metrics import bootstrap_difference
+    from benchmarks.report import to_markdown
+
+    results, cells = run(tiny, tmp_path, agents=AGENTS[1:2])
+    report = to_markdown(results)
+    first = report.index("## Exact path, agent × condition")
+    assert first < report.index("## Against the reference condition `rdfs-3`")
+    assert first < report.index("## Per condition")
+    rec = next(r for r in results["records"] if r["condition"] == "perc-4")
+    x = [e["metrics"]["exact_path"] for c in cells if c["condition"] == "perc-4"
+         for e in c["episodes"]]  # fmt: skip
+    y = [e["metrics"]["exact_path"] for c in cells if c["condition"] == "rdfs-3"
+         for e in c["episodes"]]  # fmt: skip
+    assert rec["vs_reference"]["paired"]  # both conditions share seed 0: episode i pairs
+    assert (
+        rec["vs_reference"]["value"],
+        rec["vs_reference"]["lo"],
+        rec["vs_reference"]["hi"],
+    ) == bootstrap_difference(x, y, paired=True, seed=0)
+    assert results == assemble(tiny, AGENTS[1:2], cells, run={})  # seeded: the same again
+
+
+def test_paired_bootstrap_sees_what_unpaired_cannot():
+    """Two conditions that share mazes: the per-maze spread cancels when paired."""
+    from benchmarks.metrics import bootstrap_difference
+
+    rng = np.random.default_rng(0)
+    hard = rng.random(200) < 0.5  # which mazes are hard
+    x = (~hard).astype(float)
+    y = x.copy()
+    y[rng.choice(np.flatnonzero(x), 12, replace=False)] = 0.0  # 12 more misses in y
+    _, lo, hi = bootstrap_difference(x, y, paired=True, seed=0)
+    _, ulo, uhi = bootstrap_difference(x, y, paired=False, seed=0)
+    assert lo > 0 and ulo < 0 < uhi and (hi - lo) < (uhi - ulo)
+
+
+def test_failure_gifs_are_captioned_large_and_show_a_walk(tiny, tmp_path):
+    from PIL import Image
+
+    from benchmarks.gifs import MIN_CELLS, failure_kind, pick_failures, write_failure_gifs
+
+    specs = [AgentSpec("random-fork", "random-fork"), AgentSpec("wall-follower", "wall-follower")]
+    results, cells = run(tiny, tmp_path, agents=specs)
+    files = write_failure_gifs(cells, results, tmp_path / "gifs", per_agent=2)
+    assert files and all(f.startswith("gifs/") for f in files)
+    for f in files:
+        with Image.open(tmp_path / f) as im:
+            assert im.n_frames >= MIN_CELLS - 1 and min(im.size) >= 300
+    picks = pick_failures(cells, 2)
+    for chosen in picks.values():
+        kinds = [failure_kind(e["metrics"]) for _, e in chosen]
+        assert len(set(kinds)) == len(kinds)  # different kinds of failure first
+        assert all(e["metrics"]["path_length"] + 1 >= MIN_CELLS for _, e in chosen)
+    walker = [e for c in cells if c["agent"] == "wall-follower" for e in c["episodes"]
+              if not e["metrics"]["success"]]  # fmt: skip
+    assert any("return" in failure_kind(e["metrics"]) for e in walker)

@@ -128,3 +128,32 @@ def test_training_overlap(tmp_path):
     quick6 = load_suite("quick")
     report = training_overlap(quick6, train)
     assert report["rdfs-6x6"]["share"] < 0.05  # 6x6 rdfs mazes are (almost) never repeated
+
+
+def test_size_suite_runs_every_shipped_transformer_and_holds_path_length(monkeypatch):
+    import agents.transformer.shipped as shipped
+
+    suite = load_suite("size")
+    labels = [a.label for a in suite.agents if a.name == "transformer"]
+    assert labels == [
+        "transformer" if m == shipped.DEFAULT else f"transformer-{m}"
+        for m in shipped.shipped_models()
+    ]
+    monkeypatch.setattr(shipped, "shipped_models", lambda: ["shipped_6x6", "small_to_large"])
+    specs = [a for a in load_suite("size").agents if a.name == "transformer"]
+    assert [(a.label, a.kwargs) for a in specs] == [
+        ("transformer", {"checkpoint": "shipped_6x6"}),
+        ("transformer-small_to_large", {"checkpoint": "small_to_large"}),
+    ]  # a newly shipped model joins the suite without an edit
+    assert suite.reference == "6x6"
+    bounded = {c.name: c.env["endpoints"]["max_distance"] for c in suite.conditions
+               if "endpoints" in c.env}  # fmt: skip
+    assert bounded["12x12/dist<=16"] == 16 and bounded["10x10/dist<=8"] == 8
+
+
+def test_shipped_models_expands_the_transformer_only(tmp_path):
+    bad = 'agents = [{ name = "oracle", shipped_models = true }]\n' + TINY
+    with pytest.raises(SuiteError, match="shipped_models must be a bool, for the 'transformer'"):
+        load_suite(write(tmp_path, bad))
+    with pytest.raises(SuiteError, match="reference 'nope' is not a condition"):
+        load_suite(write(tmp_path, 'reference = "nope"\n' + TINY, "r.toml"))

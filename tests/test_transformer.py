@@ -104,6 +104,20 @@ def test_kv_cache_decoding_equals_naive_decoding(temperature):
     assert all(np.array_equal(a, b) for a, b in zip(fast, slow))
 
 
+def test_batched_decoding_drops_finished_rows_and_equals_decoding_each_alone():
+    """Rows that finish early leave the batch; every row still decodes as it would alone."""
+    from agents.transformer.policy import resolve_checkpoint
+
+    model, config = load_model(resolve_checkpoint(None))
+    data = DataConfig(**config["data"])
+    prompts = eval_set(data, 8).prompts
+    stop, pad = data.vocab.special["<PATH_END>"], data.vocab.pad_id
+    together = generate(model, prompts, stop, 40, pad)
+    assert len({len(t) for t in together}) > 2  # the rows really finish at different steps
+    for prompt, row in zip(prompts, together, strict=True):
+        assert np.array_equal(generate(model, [prompt], stop, 40, pad)[0], row)
+
+
 def test_tiny_model_overfits_a_handful_of_mazes():
     torch.manual_seed(0)
     model = tiny()
@@ -339,3 +353,20 @@ def test_written_files_honour_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert mode == 0o644
+
+
+@pytest.mark.parametrize("verb", ["train", "evaluate", "export"])
+def test_verb_help_answers_before_torch_loads(verb):
+    import subprocess
+    import sys
+
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['agents.transformer', '{verb}', '--help']\n"
+        "try:\n    runpy.run_module('agents.transformer', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        "print(code, 'torch' in sys.modules, 'transformer_lens' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "0 False False"
+    assert verb == "export" or "(default:" in out.stdout  # defaults are shown

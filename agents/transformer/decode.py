@@ -65,23 +65,29 @@ def generate(
     b = tokens.shape[0]
     out = torch.full((b, max_new), pad, dtype=torch.long)
     done = torch.zeros(b, dtype=torch.bool)
+    live = torch.arange(b)  # rows still decoding: finished rows leave the batch
     logits, cache = model(
         tokens.to(dev), positions.to(dev), _mask(real, tokens.shape[1]).to(dev), return_cache=True
     )
-    last = logits[:, -1].cpu()
+    last = logits[:, -1].cpu()  # [b, vocab]: every row's latest logits (stale once finished)
     for step in range(max_new):
-        nxt = _choose(last, temperature, generator)
+        nxt = _choose(last, temperature, generator)  # all b rows: the sampler's draws stay put
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         out[:, step] = nxt
         done |= nxt == stop_token
         if bool(done.all()) or step == max_new - 1:
             break
+        keep = ~done[live]
+        if not bool(keep.all()):  # drop the rows that just finished from the batch
+            live, idx = live[keep], keep.nonzero()[:, 0]
+            positions, real, tokens = positions[idx], real[idx], tokens[idx]
+            cache = [(k[idx.to(dev)], v[idx.to(dev)]) for k, v in cache]
         positions = torch.cat([positions, positions[:, -1:] + stride], 1)
-        real = torch.cat([real, torch.ones(b, 1, dtype=torch.bool)], 1)
-        tokens = torch.cat([tokens, nxt[:, None]], 1)
+        real = torch.cat([real, torch.ones(len(live), 1, dtype=torch.bool)], 1)
+        tokens = torch.cat([tokens, nxt[live, None]], 1)
         if use_cache:
             logits, cache = model(
-                nxt[:, None].to(dev),
+                tokens[:, -1:].to(dev),
                 positions[:, -1:].to(dev),
                 _mask(real, 1).to(dev),
                 past=cache,
@@ -89,7 +95,7 @@ def generate(
             )
         else:
             logits = model(tokens.to(dev), positions.to(dev), _mask(real, tokens.shape[1]).to(dev))
-        last = logits[:, -1].cpu()
+        last[live] = logits[:, -1].cpu()
     result = []
     for row in out.numpy():
         stop = np.flatnonzero(row == stop_token)

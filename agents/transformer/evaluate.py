@@ -73,43 +73,14 @@ def breakdown(scores: list[EpisodeMetrics], bin_width: int = 5) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m agents.transformer evaluate``: held-out scores of a checkpoint."""
-    import argparse
     import dataclasses
     import json
 
     from agents.transformer.checkpoint import load_model
+    from agents.transformer.cli import evaluate_parser
     from agents.transformer.data import eval_set, training_maze_hashes
 
-    parser = argparse.ArgumentParser(
-        prog="python -m agents.transformer evaluate",
-        description="Greedy-decode held-out mazes (evaluation seed namespace, never trained on) "
-        "and print exact-path, target-reached and fork-accuracy rates as JSON.",
-    )
-    parser.add_argument("--checkpoint", default=None, help="model directory (default: shipped)")
-    parser.add_argument("--n", type=int, default=1000, help="held-out mazes (default 1000)")
-    parser.add_argument("--seed", type=int, default=0, help="held-out set seed (default 0)")
-    parser.add_argument("--generator", default=None, help="override the training generator")
-    parser.add_argument("--p", type=float, default=None, help="generator kwarg p (percolation)")
-    parser.add_argument(
-        "--size", type=int, default=None,
-        help="maze side to score (default: the training sizes); a canvas-trained model plays "
-        "it at random offsets in its canvas",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-distance", type=int, default=None,
-        help="longest shortest path of the held-out problems (fixes path length as size grows)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--check-overlap",
-        action="store_true",
-        help="replay the checkpoint's training stream and count held-out mazes it contains",
-    )
-    parser.add_argument(
-        "--breakdown",
-        action="store_true",
-        help="also print exact-path rates by shortest-path length and what the misses did",
-    )
-    args = parser.parse_args(argv)
+    args = evaluate_parser().parse_args(argv)
     from agents.transformer.policy import SHIPPED
 
     model, config = load_model(args.checkpoint or SHIPPED)

@@ -5,10 +5,10 @@ python -m agents.transformer export runs/shipped_6x6 agents/transformer/models/s
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from agents.transformer.checkpoint import load_model, save_model
+from agents.transformer.cli import export_parser
 
 
 def export(run: Path, dest: Path) -> dict:
@@ -19,12 +19,7 @@ def export(run: Path, dest: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m agents.transformer export", description=__doc__
-    )
-    parser.add_argument("run", type=Path, help="a run directory (or any model directory)")
-    parser.add_argument("dest", type=Path, help="where to write model.safetensors + config.json")
-    args = parser.parse_args(argv)
+    args = export_parser().parse_args(argv)
     print(export(args.run, args.dest))
 
 

@@ -13,32 +13,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from agents.base import Unsupported
 from agents.transformer.checkpoint import load_model
+from agents.transformer.data import DataConfig
 from agents.transformer.decode import generate
+from agents.transformer.shipped import MODELS, SHIPPED, resolve_checkpoint, shipped_models
 from maze_env.tokens import PATH_END, PATH_START, vocabulary
 
-MODELS = Path(__file__).parent / "models"
-SHIPPED = MODELS / "shipped_6x6"
-
-
-def shipped_models() -> list[str]:
-    """Names of the models that ship with the package (``checkpoint=`` accepts them)."""
-    return sorted(p.name for p in MODELS.iterdir() if (p / "config.json").is_file())
-
-
-def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """A model directory, or the name of a shipped model; None is the shipped 6x6 model."""
-    if checkpoint is None:
-        return SHIPPED
-    path = Path(checkpoint)
-    if path.exists() or path.is_absolute() or len(path.parts) > 1:
-        return path  # load_model names the file if the directory is incomplete
-    if (MODELS / path).is_dir():
-        return MODELS / path
-    raise FileNotFoundError(
-        f"checkpoint {str(checkpoint)!r} is neither a directory nor a shipped model "
-        f"({', '.join(shipped_models())})"
-    )
+__all__ = ["MODELS", "SHIPPED", "TransformerAgent", "resolve_checkpoint", "shipped_models"]
 
 
 class TransformerAgent:
@@ -48,6 +30,8 @@ class TransformerAgent:
     name (``shipped_models()``); None = the shipped 6x6 model.  temperature: 0 = greedy, else
     softmax sampling seeded by ``seed``.
     """
+
+    kind = "learned: GPT policy decoding the path token by token"
 
     def __init__(
         self,
@@ -65,6 +49,8 @@ class TransformerAgent:
         self.max_grid = self.vocab.max_grid
         """The grid side its token ids cover: play smaller mazes with the env's ``max_grid``
         set to this (the benchmark harness does), so its ids are the env's."""
+        self.training = training_distribution(DataConfig(**self.config["data"]))
+        """What it was trained on: grid shapes, generators, canvas, endpoints (JSON-able)."""
         self.temperature = temperature
         self.generator = torch.Generator().manual_seed(seed)
         self.max_new = max_new
@@ -73,18 +59,21 @@ class TransformerAgent:
     # ----------------------------------------------------------------- decoding
     def _check_obs(self, obs, info: dict) -> np.ndarray:
         if info.get("action_type", "token") != "token":
-            raise ValueError(
-                "the transformer agent emits tokens: use a token-action env (TokenMaze-v0)"
+            raise Unsupported(
+                "the transformer agent emits tokens: use a token-action env (TokenMaze-v0)",
+                short="token actions only",
             )
         if info.get("scheme", self.scheme) != self.scheme:
-            raise ValueError(
-                f"this model reads the {self.scheme!r} scheme, the env uses {info['scheme']!r}"
+            raise Unsupported(
+                f"this model reads the {self.scheme!r} scheme, the env uses {info['scheme']!r}",
+                short=f"reads the {self.scheme} scheme only",
             )
         ids = np.asarray(obs["tokens"])[: int(np.asarray(obs["length"]).reshape(-1)[0])]
         if ids.size and ids.max() >= len(self.vocab):
-            raise ValueError(
+            raise Unsupported(
                 "the maze needs tokens beyond this model's vocabulary "
-                f"(max_grid {self.vocab.max_grid}); train on a larger canvas for larger mazes"
+                f"(max_grid {self.vocab.max_grid}); train on a larger canvas for larger mazes",
+                short=f"beyond max_grid {self.vocab.max_grid}",
             )
         return ids
 
@@ -133,6 +122,21 @@ class TransformerAgent:
             start, plan = self._plans.get(i, (len(ids), np.empty(0, np.int64)))
             out[i] = self._next(ids, start, plan, i)
         return out
+
+
+def training_distribution(data: DataConfig) -> dict:
+    """A model's training mazes in the env's words: the shapes and generators of its mixture."""
+    sources = data.sources()
+    generators = {(s.generator, repr(sorted(s.generator_kwargs.items()))): s for s in sources}
+    return {
+        "sizes": sorted({s.shape for s in sources}),
+        "generators": [
+            {"name": s.generator, "kwargs": s.generator_kwargs} for s in generators.values()
+        ],
+        "canvas": data.canvas,
+        "max_grid": data.max_grid,
+        "endpoints": dict(data.endpoints),
+    }
 
 
 def _info_at(infos, i: int) -> dict:

@@ -399,23 +399,9 @@ class Trainer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import argparse
+    from agents.transformer.cli import train_parser
 
-    parser = argparse.ArgumentParser(
-        prog="python -m agents.transformer train",
-        description="Train a maze transformer on fresh shortest-path problems "
-        "(the JSON keys are TrainConfig's fields, documented in agents/transformer/train.py).",
-    )
-    parser.add_argument("--config", required=True, type=Path, help="JSON training config")
-    parser.add_argument(
-        "--out", type=Path, default=None, help="run directory (default runs/<name>)"
-    )
-    parser.add_argument(
-        "--resume", action="store_true", help="continue from the run directory's checkpoint"
-    )
-    parser.add_argument("--steps", type=int, default=None, help="override the config's total steps")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = parser.parse_args(argv)
+    args = train_parser().parse_args(argv)
     cfg = TrainConfig.from_json(args.config)
     if args.steps is not None:
         cfg.steps = args.steps

@@ -7,8 +7,11 @@ A suite file::
     episodes = 100                    # per condition (a condition may override)
     seed = 0                          # evaluation seed of each condition (may override)
     chunk = 50                        # episodes per cell (the unit of parallel work and resume)
+    reference = "rdfs-6x6"            # the in-distribution condition the report compares the
+                                      # others with (default: the first condition)
     agents = ["oracle", "random-fork", { name = "wall-follower", label = "right-hand",
-              kwargs = { hand = "right" } }]     # default agents (CLI --agents overrides)
+              kwargs = { hand = "right" } },     # default agents (CLI --agents overrides)
+              { name = "transformer", shipped_models = true }]  # one agent per shipped model
     include = ["size"]                # other suites (built-in names or paths) merged in
 
     [env]                             # TokenMaze-v0 kwargs shared by every condition
@@ -19,6 +22,9 @@ A suite file::
     name = "percolation-0.1"
     env = { generator = "rdfs_percolation", generator_kwargs = { p = 0.1 } }  # merged over [env]
 
+``shipped_models = true`` (transformer only) expands into one agent per model that ships with
+the package (``agents.transformer.shipped.shipped_models()``): ``label`` for the default model,
+``label-<model>`` for the others, so a newly shipped model joins the suite without an edit.
 Included conditions are named ``<suite>/<condition>``.  Every mistake raises ``SuiteError``
 naming the file and the key.
 
@@ -49,9 +55,9 @@ ENV_KEYS = (
 """``maze_env.EnvConfig``'s fields (a test keeps them equal), listed so that reading a suite
 file needs no env import."""
 _SUITE_KEYS = ("name", "description", "episodes", "seed", "chunk", "agents", "include", "env",
-               "conditions")  # fmt: skip
+               "conditions", "reference")  # fmt: skip
 _CONDITION_KEYS = ("name", "episodes", "seed", "env")
-_AGENT_KEYS = ("name", "label", "kwargs")
+_AGENT_KEYS = ("name", "label", "kwargs", "shipped_models")
 
 
 class SuiteError(ValueError):
@@ -91,6 +97,7 @@ class Suite:
     agents: tuple[AgentSpec, ...]
     chunk: int
     source: str
+    reference: str = ""  # the in-distribution condition's name (load_suite: default the first)
 
 
 def episode_seed(condition_seed: int, index: int) -> int:
@@ -161,7 +168,18 @@ def _agents(value: Any, where: str) -> tuple[AgentSpec, ...]:
         kwargs = item.get("kwargs", {})
         if not isinstance(kwargs, dict):
             raise SuiteError(f"{at}.kwargs must be a table, got {kwargs!r}")
-        out.append(AgentSpec(item["name"], str(item.get("label", item["name"])), kwargs))
+        label = str(item.get("label", item["name"]))
+        expand = item.get("shipped_models", False)
+        if not isinstance(expand, bool) or (expand and item["name"] != "transformer"):
+            raise SuiteError(f"{at}.shipped_models must be a bool, for the 'transformer' only")
+        if not expand:
+            out.append(AgentSpec(item["name"], label, kwargs))
+            continue
+        from agents.transformer.shipped import DEFAULT, shipped_models
+
+        for model in shipped_models():
+            out.append(AgentSpec("transformer", label if model == DEFAULT else f"{label}-{model}",
+                                 {**kwargs, "checkpoint": model}))  # fmt: skip
     labels = [a.label for a in out]
     if len(set(labels)) != len(labels):
         raise SuiteError(f"{where}.agents: labels must be unique, got {labels}")
@@ -225,7 +243,13 @@ def load_suite(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> Suite:
         dup = sorted({n for n in names if names.count(n) > 1})
         raise SuiteError(f"{where}: duplicate condition names {dup}")
     agents = _agents(data["agents"], where) if "agents" in data else ()
-    return Suite(name, data.get("description", ""), tuple(conditions), agents, chunk, where)
+    reference = data.get("reference", conditions[0].name)
+    if reference not in names:
+        raise SuiteError(
+            f"{where}: reference {reference!r} is not a condition (conditions: {', '.join(names)})"
+        )
+    return Suite(name, data.get("description", ""), tuple(conditions), agents, chunk, where,
+                 reference)  # fmt: skip
 
 
 def suite_mazes(condition: Condition) -> Iterable:
