@@ -3,8 +3,11 @@
 For each maze side the model's vocabulary can read, held-out mazes of that side (at random
 offsets in the model's canvas, as ``evaluate --size`` plays them) are solved teacher-forced:
 
-- ``graph_lift`` / ``lattice_lift``: the best head's adjacency lift (``attention.head_scores``);
-  a mechanism that reads the maze keeps its lift as the prompt grows;
+- ``graph_lift`` / ``lattice_lift``: the best head's adjacency lift (``attention.head_scores``).
+  Lift is mass over chance, and chance falls as the prompt grows, so compare sizes by
+  ``graph_mass`` (the share of that head's attention on maze neighbours, per query) against
+  ``graph_chance`` (what uniform attention would give): a head that still finds neighbours in a
+  longer prompt keeps its mass;
 - ``first_fork``: the share of mazes whose first fork on the shortest path the model decides
   right (argmax next token = the path's next cell), given the true path up to the fork;
 - ``forks``: the same over every fork on the path.
@@ -30,6 +33,8 @@ class SizeRow:
     mazes: int
     graph_lift: float
     lattice_lift: float
+    graph_mass: float  # the best graph head's attention on neighbours, per query
+    graph_chance: float
     first_fork: float | None  # None: no maze of this size had a fork
     forks: float | None
     fork_count: int
@@ -64,6 +69,7 @@ def size_profile(model: GPT, data: DataConfig, sizes: list[int], n: int, seed: i
     for size in sizes:
         examples = held_out(at_size(data, size), n, seed)
         scores = attention.head_scores(model, examples)
+        best = np.unravel_index(np.argmax(scores.graph), scores.graph.shape)
         decisions = [fork_decisions(model, ex) for ex in examples]
         first = [d[0] for d in decisions if d]
         every = [x for d in decisions for x in d]
@@ -73,6 +79,8 @@ def size_profile(model: GPT, data: DataConfig, sizes: list[int], n: int, seed: i
                 mazes=n,
                 graph_lift=float(scores.graph.max()),
                 lattice_lift=float(scores.lattice.max()),
+                graph_mass=float(scores.graph_mass[best]),
+                graph_chance=float(scores.graph_chance),
                 first_fork=float(np.mean(first)) if first else None,
                 forks=float(np.mean(every)) if every else None,
                 fork_count=len(every),
