@@ -34,6 +34,7 @@ def test_warm_start_carries_the_shipped_model_over_to_a_larger_vocabulary(tmp_pa
     assert DataConfig(**CANVAS).vocab.tokens[:old] == old_data.vocab.tokens
     trainer = Trainer(grown(), tmp_path / "run")
     assert trainer.init_from == {
+        "from": "shipped_6x6",
         "path": str(SHIPPED),
         "sha256": file_digest(SHIPPED / "model.safetensors"),
         "vocab_rows_copied": old,

@@ -217,7 +217,10 @@ class Trainer:
             raise ValueError(f"device {cfg.device!r}: this machine has no CUDA GPU; use 'cpu'")
         self.model = GPT(cfg.model_config(), seed=cfg.seed)
         self.init_from = (
-            warm_start(self.model, self.data, resolve_checkpoint(cfg.init_from))
+            {
+                "from": cfg.init_from,
+                **warm_start(self.model, self.data, resolve_checkpoint(cfg.init_from)),
+            }
             if cfg.init_from
             else None
         )
