@@ -48,6 +48,16 @@ def log_of(run) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "train_seconds"} for r in lines]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Bit-equal weights need one float reduction order: every run here (this process's and the
+    killed child's, which sets one thread) trains on one torch thread, whatever the default."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory):
     """An uninterrupted 8-step run, and a copy of its directory at its step-3 checkpoint."""
