@@ -168,7 +168,7 @@ def _rollout_each(agent, make_env, seeds: list[int], start: int, scheme: str) ->
     return out
 
 
-def agent_env_kwargs(env_id: str, env_kwargs: dict, agent_max_grid: int | None) -> dict:
+def agent_env_kwargs(env_kwargs: dict, agent_max_grid: int | None) -> dict:
     """The condition's env kwargs, in the agent's vocabulary when that covers a larger grid.
 
     An agent that reads and writes the token ids of a ``max_grid`` larger than the condition's
@@ -226,7 +226,7 @@ def run_cell(cell: Cell) -> dict:
         env_id = ENV_IDS[getattr(agent, "action_type", "token")]
         scheme = cond.env.get("scheme", "aotp")
 
-        env_kwargs = agent_env_kwargs(env_id, cond.env, getattr(agent, "max_grid", None))
+        env_kwargs = agent_env_kwargs(cond.env, getattr(agent, "max_grid", None))
 
         def make_env():
             return gym.make(env_id, **env_kwargs)

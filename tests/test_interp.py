@@ -343,5 +343,5 @@ def test_size_profile_fork_decisions_agree_with_free_decoding():
     (row,) = sizes.size_profile(model, data, [6], 12, seed=3)
     assert row.graph_lift > 2 and row.graph_mass > 2 * row.graph_chance
     assert row.first_fork is not None and row.first_fork > 0.5
-    small = sizes.at_size(replace(data, canvas=None), 4)
+    small = replace(data, canvas=None).at_size(4)
     assert small.canvas == 6 and small.offset == "random" and small.size == 4

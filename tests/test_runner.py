@@ -307,7 +307,7 @@ def test_agent_env_takes_the_agent_vocabulary_for_smaller_mazes():
     violation instead of an id the env's action space lacks."""
 
     def make_agent_env(env_id, env_kwargs, agent_max_grid):
-        return gym.make(env_id, **agent_env_kwargs(env_id, env_kwargs, agent_max_grid))
+        return gym.make(env_id, **agent_env_kwargs(env_kwargs, agent_max_grid))
 
     env = make_agent_env("TokenMaze-v0", {"size": 5}, 6)
     assert env.unwrapped.config.max_grid == 6

@@ -140,7 +140,8 @@ def tensor_metadata(path: Path) -> dict[str, str]:
         raise CheckpointError(f"{path}: corrupted or truncated safetensors file ({err})") from None
 
 
-def _sha256(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
+    """The content hash checkpoints record (hex sha256)."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -150,7 +151,7 @@ def load_tensors(path: Path, sha256: str | None = None) -> dict[str, torch.Tenso
     if not path.is_file():
         raise CheckpointError(f"{path}: file not found")
     data = path.read_bytes()
-    if sha256 is not None and _sha256(data) != sha256:
+    if sha256 is not None and sha256_hex(data) != sha256:
         raise CheckpointError(
             f"{path}: content does not match the sha256 recorded in {CONFIG_FILE} "
             "(the file is corrupted or was replaced)"
@@ -181,7 +182,7 @@ def save_model(directory: Path, model: GPT, config: dict, extra: dict | None = N
     files = {MODEL_FILE: tensor_bytes(dict(model.state_dict()), tag)}
     for name, content in (extra or {}).items():
         files[name] = json_bytes(content) if isinstance(content, dict) else tensor_bytes(*content)
-    hashes = {n: _sha256(b) for n, b in files.items() if n.endswith(".safetensors")}
+    hashes = {n: sha256_hex(b) for n, b in files.items() if n.endswith(".safetensors")}
     files[CONFIG_FILE] = json_bytes({**config, HASHES: hashes})
     commit(directory, files)
 

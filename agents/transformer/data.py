@@ -117,6 +117,14 @@ class DataConfig:
     def vocab(self) -> maze_env.Vocabulary:
         return maze_env.vocabulary(self.max_grid)
 
+    def at_size(self, size: int) -> DataConfig:
+        """These mazes at one side only, inside the canvas (random offsets) if there is one, else
+        in a ``max_grid`` canvas when ``size`` is smaller (how a canvas model plays a size)."""
+        one = dataclasses.replace(self, size=size, sizes=None, generators=None)
+        if one.canvas is None and size != self.max_grid:
+            one = dataclasses.replace(one, canvas=self.max_grid, offset="random")
+        return one
+
     @property
     def endpoint_spec(self) -> maze_env.EndpointSpec:
         return maze_env.EndpointSpec(**self.endpoints)

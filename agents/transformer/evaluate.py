@@ -89,9 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         kwargs = {} if args.p is None else {"p": args.p}
         data = dataclasses.replace(data, generator=args.generator, generator_kwargs=kwargs)
     if args.size is not None:
-        data = dataclasses.replace(data, size=args.size, sizes=None, generators=None)
-        if data.canvas is None and args.size != data.max_grid:
-            data = dataclasses.replace(data, canvas=data.max_grid, offset="random")
+        data = data.at_size(args.size)
     if args.max_distance is not None:
         data = dataclasses.replace(
             data, endpoints={**data.endpoints, "max_distance": args.max_distance}

@@ -9,26 +9,22 @@ parameters (rotary, randomized, none) may differ between source and run.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
-from agents.transformer.checkpoint import CONFIG_FILE, MODEL_FILE, CheckpointError, load_model
+from agents.transformer.checkpoint import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    CheckpointError,
+    load_model,
+    sha256_hex,
+)
 from agents.transformer.data import DataConfig
 from agents.transformer.model import GPT
 
 VOCAB_ROWS = {"W_E": 0, "W_U": 1, "b_U": 0}
 """Parameters indexed by token id, and along which axis."""
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file (the provenance of a warm start)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def warm_start(model: GPT, data: DataConfig, source: Path) -> dict:
@@ -72,6 +68,6 @@ def warm_start(model: GPT, data: DataConfig, source: Path) -> dict:
             rows.copy_(tensor)
     return {
         "path": str(source),
-        "sha256": file_digest(source / MODEL_FILE),
+        "sha256": sha256_hex((source / MODEL_FILE).read_bytes()),
         "vocab_rows_copied": len(old_tokens),
     }

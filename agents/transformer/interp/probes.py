@@ -33,6 +33,24 @@ class ProbeResult:
     balanced: float
 
 
+def _fit_linear(x_train, x_test, y_train, n_out: int, loss, seed, steps, lr, weight_decay):
+    """Fit ``x @ w + b`` (features standardised on the training rows, seeded init, Adam) under
+    ``loss(logits, y_train)``; return the held-out logits."""
+    xtr, xte = (torch.as_tensor(a, dtype=torch.float32) for a in (x_train, x_test))
+    mean, std = xtr.mean(0), xtr.std(0) + 1e-6
+    xtr, xte = (xtr - mean) / std, (xte - mean) / std
+    gen = torch.Generator().manual_seed(seed)
+    w = (torch.randn(xtr.shape[1], n_out, generator=gen) * 0.01).requires_grad_()
+    b = torch.zeros(n_out, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss(xtr @ w + b, y_train).backward()
+        opt.step()
+    with torch.no_grad():
+        return xte @ w + b
+
+
 def fit_probe(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -44,23 +62,12 @@ def fit_probe(
     weight_decay: float = 1e-3,
 ) -> ProbeResult:
     """One logistic regression per label column; x [n, d] float, y [n, k] bool."""
-    xtr, xte = (
-        torch.as_tensor(x_train, dtype=torch.float32),
-        torch.as_tensor(x_test, dtype=torch.float32),
-    )
-    mean, std = xtr.mean(0), xtr.std(0) + 1e-6
-    xtr, xte = (xtr - mean) / std, (xte - mean) / std
     ytr = torch.as_tensor(y_train, dtype=torch.float32)
-    gen = torch.Generator().manual_seed(seed)
-    w = (torch.randn(xtr.shape[1], ytr.shape[1], generator=gen) * 0.01).requires_grad_()
-    b = torch.zeros(ytr.shape[1], requires_grad=True)
-    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
-    for _ in range(steps):
-        opt.zero_grad()
-        torch.nn.functional.binary_cross_entropy_with_logits(xtr @ w + b, ytr).backward()
-        opt.step()
-    with torch.no_grad():
-        pred = ((xte @ w + b) > 0).numpy()
+    logits = _fit_linear(
+        x_train, x_test, ytr, ytr.shape[1],
+        torch.nn.functional.binary_cross_entropy_with_logits, seed, steps, lr, weight_decay,
+    )  # fmt: skip
+    pred = (logits > 0).numpy()
     y_test = np.asarray(y_test, bool)
     majority = np.asarray(y_train, bool).mean(0) >= 0.5
     pos, neg = y_test.sum(0), (~y_test).sum(0)
@@ -86,21 +93,12 @@ def fit_classifier(
 ) -> ProbeResult:
     """One softmax regression over classes ``y`` [n] int; ``accuracy`` is held-out top-1,
     ``baseline`` the most frequent training class, ``balanced`` the mean per-class recall."""
-    xtr, xte = (torch.as_tensor(a, dtype=torch.float32) for a in (x_train, x_test))
-    mean, std = xtr.mean(0), xtr.std(0) + 1e-6
-    xtr, xte = (xtr - mean) / std, (xte - mean) / std
     k = int(max(y_train.max(), y_test.max())) + 1
-    gen = torch.Generator().manual_seed(seed)
-    w = (torch.randn(xtr.shape[1], k, generator=gen) * 0.01).requires_grad_()
-    b = torch.zeros(k, requires_grad=True)
-    opt = torch.optim.Adam([w, b], lr=lr, weight_decay=weight_decay)
     ytr = torch.as_tensor(y_train, dtype=torch.long)
-    for _ in range(steps):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(xtr @ w + b, ytr).backward()
-        opt.step()
-    with torch.no_grad():
-        pred = (xte @ w + b).argmax(1).numpy()
+    logits = _fit_linear(
+        x_train, x_test, ytr, k, torch.nn.functional.cross_entropy, seed, steps, lr, weight_decay
+    )
+    pred = logits.argmax(1).numpy()
     seen = np.unique(y_test)
     return ProbeResult(
         accuracy=float((pred == y_test).mean()),

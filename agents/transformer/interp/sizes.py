@@ -15,7 +15,6 @@ offsets in the model's canvas, as ``evaluate --size`` plays them) are solved tea
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,14 +39,6 @@ class SizeRow:
     fork_count: int
 
 
-def at_size(data: DataConfig, size: int) -> DataConfig:
-    """``data`` restricted to one maze side, inside its canvas (random offsets) if it has one."""
-    one = dataclasses.replace(data, size=size, sizes=None, generators=None)
-    if one.canvas is None and size != data.max_grid:
-        one = dataclasses.replace(one, canvas=data.max_grid, offset="random")
-    return one
-
-
 @torch.no_grad()
 def fork_decisions(model: GPT, ex: Solved) -> list[bool]:
     """Per fork on the shortest path (in order), whether the teacher-forced argmax is right."""
@@ -67,7 +58,7 @@ def size_profile(model: GPT, data: DataConfig, sizes: list[int], n: int, seed: i
     """One ``SizeRow`` per maze side in ``sizes`` (``n`` held-out mazes each)."""
     rows = []
     for size in sizes:
-        examples = held_out(at_size(data, size), n, seed)
+        examples = held_out(data.at_size(size), n, seed)
         scores = attention.head_scores(model, examples)
         best = np.unravel_index(np.argmax(scores.graph), scores.graph.shape)
         decisions = [fork_decisions(model, ex) for ex in examples]
