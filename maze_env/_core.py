@@ -34,7 +34,6 @@ from maze_env.moves import Move
 from maze_env.rules import STEP_KINDS, VIOLATION_KINDS
 from maze_env.tokens import (
     PATH_END,
-    Vocabulary,
     encode_batch,
     encode_into,
     special_ids,
@@ -83,10 +82,6 @@ class Config:
     @cached_property
     def max_len(self) -> int:
         return self.env.obs_length(self.action_type)
-
-    @cached_property
-    def vocab(self) -> Vocabulary:
-        return self.env.vocab
 
     @property
     def n_actions(self) -> int:
