@@ -36,7 +36,7 @@ def test_round_trips_through_maze_dataset(name):
         assert interop.from_maze_dataset(sm) == (m, origin, target, path)
 
 
-def test_their_mazes_and_tokens_read_with_parse():
+def test_their_mazes_and_tokens_read_with_parse(seeded_global_rngs):
     tokenizer = interop.aotp_tokenizer(6)
     for gen in (md.LatticeMazeGenerators.gen_dfs, md.LatticeMazeGenerators.gen_wilson):
         for _ in range(5):

@@ -89,7 +89,7 @@ def test_a_stray_token_in_the_path_is_named_at_its_position(scheme, stray):
 
 
 @pytest.mark.filterwarnings("ignore")
-def test_maze_dataset_split_coordinates_parse_as_the_coords_scheme():
+def test_maze_dataset_split_coordinates_parse_as_the_coords_scheme(seeded_global_rngs):
     md = pytest.importorskip("maze_dataset")
     import numpy as np
     from maze_dataset.tokenization import MazeTokenizer, TokenizationMode
