@@ -31,6 +31,19 @@ def train_parser() -> argparse.ArgumentParser:
     return p
 
 
+def rotary_scaling_arg(text: str) -> str | float:
+    """``auto``, ``off`` or a power >= 0."""
+    if text in ("auto", "off"):
+        return text
+    try:
+        power = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, off or a number, got {text!r}") from None
+    if not power >= 0:
+        raise argparse.ArgumentTypeError(f"the power must be >= 0, got {text!r}")
+    return power
+
+
 def evaluate_parser() -> argparse.ArgumentParser:
     p = _parser(
         "evaluate",
@@ -38,7 +51,11 @@ def evaluate_parser() -> argparse.ArgumentParser:
         "trained on) and print exact-path, target-reached and fork-accuracy rates as "
         "JSON.",
     )
-    p.add_argument("--checkpoint", default=None, help="model directory (None: the shipped 6x6)")
+    p.add_argument(
+        "--checkpoint",
+        default=None,
+        help="model directory or shipped model name (None: the shipped 6x6)",
+    )
     p.add_argument("--n", type=int, default=1000, help="held-out mazes")
     p.add_argument("--seed", type=int, default=0, help="held-out set seed")
     p.add_argument("--generator", default=None, help="override the training generator")
@@ -55,6 +72,13 @@ def evaluate_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="longest shortest path of the held-out problems (fixes path length as size grows)",
+    )
+    p.add_argument(
+        "--rotary-scaling",
+        type=rotary_scaling_arg,
+        default="auto",
+        help="rotary base for prompts longer than training's: auto (the calibrated power), "
+        "off, or a power (agents.transformer.length_scaling)",
     )
     p.add_argument(
         "--check-overlap",

@@ -9,6 +9,7 @@ import torch
 import maze_env
 from agents.transformer.data import DataConfig, EvalSet
 from agents.transformer.decode import generate
+from agents.transformer.length_scaling import RotaryScaling, scaling_for
 from agents.transformer.model import GPT
 from maze_env.judge import VIOLATION_KINDS, EpisodeMetrics, score
 from maze_env.tokens import PATH_END
@@ -16,17 +17,24 @@ from maze_env.tokens import PATH_END
 
 @torch.no_grad()
 def evaluate(
-    model: GPT, data: DataConfig, held_out: EvalSet, batch_size: int = 256, detail: bool = False
+    model: GPT,
+    data: DataConfig,
+    held_out: EvalSet,
+    batch_size: int = 256,
+    detail: bool = False,
+    scaling: RotaryScaling | None = None,
 ) -> dict:
-    """Greedy-decode every held-out prompt; return rates over the set (with ``detail``, also
-    broken down by shortest-path length and by what went wrong: ``breakdown``)."""
+    """Greedy-decode every held-out prompt (with ``scaling``: length-scaled rotary bases);
+    return rates over the set (with ``detail``, also broken down by shortest-path length and by
+    what went wrong: ``breakdown``)."""
     vocab = data.vocab
     probs = held_out.problems
     max_new = (probs.conns.shape[2] * probs.conns.shape[3] + 1) * data.cell_width()
     scores = []
     for start in range(0, len(held_out.prompts), batch_size):
         chunk = held_out.prompts[start : start + batch_size]
-        outs = generate(model, chunk, vocab.special[PATH_END], max_new, vocab.pad_id)
+        outs = generate(model, chunk, vocab.special[PATH_END], max_new, vocab.pad_id,
+                        scaling=scaling)  # fmt: skip
         for j, out in enumerate(outs):
             i = start + j
             scores.append(
@@ -81,9 +89,12 @@ def main(argv: list[str] | None = None) -> None:
     from agents.transformer.data import eval_set, training_maze_hashes
 
     args = evaluate_parser().parse_args(argv)
-    from agents.transformer.policy import SHIPPED
+    from agents.transformer.shipped import resolve_checkpoint
 
-    model, config = load_model(args.checkpoint or SHIPPED)
+    try:
+        model, config = load_model(resolve_checkpoint(args.checkpoint))
+    except FileNotFoundError as err:
+        raise SystemExit(f"error: {err}") from None
     data = DataConfig(**config["data"])
     if args.generator is not None:
         kwargs = {} if args.p is None else {"p": args.p}
@@ -95,7 +106,9 @@ def main(argv: list[str] | None = None) -> None:
             data, endpoints={**data.endpoints, "max_distance": args.max_distance}
         )
     held_out = eval_set(data, args.n, seed=args.seed)
-    scores = evaluate(model, data, held_out, detail=args.breakdown)
+    trained = DataConfig(**config["data"])
+    scaling = scaling_for(model.cfg, trained, args.rotary_scaling)
+    scores = evaluate(model, data, held_out, detail=args.breakdown, scaling=scaling)
     if args.check_overlap:
         run = config["training"]["config"]
         run_data = DataConfig(**run["data"])
@@ -106,4 +119,5 @@ def main(argv: list[str] | None = None) -> None:
         )  # fmt: skip
         scores["mazes_also_in_training"] = len(held_out.hashes & seen)
     print(json.dumps({"generator": data.generator, **data.generator_kwargs, "size": data.size,
-                      "max_distance": args.max_distance, **scores}))  # fmt: skip
+                      "max_distance": args.max_distance, "rotary_scaling": args.rotary_scaling,
+                      **scores}))  # fmt: skip

@@ -17,6 +17,7 @@ from agents.base import Unsupported
 from agents.transformer.checkpoint import load_model
 from agents.transformer.data import DataConfig
 from agents.transformer.decode import generate
+from agents.transformer.length_scaling import scaling_for
 from agents.transformer.shipped import MODELS, SHIPPED, resolve_checkpoint, shipped_models
 from maze_env.tokens import PATH_END, PATH_START, vocabulary
 
@@ -24,11 +25,15 @@ __all__ = ["MODELS", "SHIPPED", "TransformerAgent", "resolve_checkpoint", "shipp
 
 
 class TransformerAgent:
-    """``agents.make("transformer", checkpoint=None, temperature=0.0, seed=0, max_new=None)``.
+    """``agents.make("transformer", checkpoint=None, temperature=0.0, seed=0, max_new=None,
+    rotary_scaling="auto")``.
 
     checkpoint: a model directory (``model.safetensors`` + ``config.json``) or a shipped model's
     name (``shipped_models()``); None = the shipped 6x6 model.  temperature: 0 = greedy, else
-    softmax sampling seeded by ``seed``.
+    softmax sampling seeded by ``seed``.  rotary_scaling: the rotary base for prompts longer
+    than any in training (``agents.transformer.length_scaling``): ``"auto"`` (the calibrated
+    power, rotary models only), ``"off"`` (the trained base everywhere) or a power; prompts
+    from the training distribution decode the same under every setting.
     """
 
     kind = "learned: GPT policy decoding the path token by token"
@@ -39,6 +44,7 @@ class TransformerAgent:
         temperature: float = 0.0,
         seed: int = 0,
         max_new: int | None = None,
+        rotary_scaling: str | float = "auto",
     ):
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
@@ -49,7 +55,9 @@ class TransformerAgent:
         self.max_grid = self.vocab.max_grid
         """The grid side its token ids cover: play smaller mazes with the env's ``max_grid``
         set to this (the benchmark harness does), so its ids are the env's."""
-        self.training = training_distribution(DataConfig(**self.config["data"]))
+        trained = DataConfig(**self.config["data"])
+        self.scaling = scaling_for(self.model.cfg, trained, rotary_scaling)
+        self.training = training_distribution(trained)
         """What it was trained on: grid shapes, generators, canvas, endpoints (JSON-able)."""
         self.temperature = temperature
         self.generator = torch.Generator().manual_seed(seed)
@@ -82,7 +90,7 @@ class TransformerAgent:
         width = 2 if self.scheme == "coords" else 1
         limit = self.max_new or 2 * self.vocab.max_grid**2 * width  # the env's default max_steps
         return generate(self.model, prompts, self.vocab.special[PATH_END], limit, self.vocab.pad_id,
-                        self.temperature, self.generator)  # fmt: skip
+                        self.temperature, self.generator, scaling=self.scaling)  # fmt: skip
 
     # ----------------------------------------------------------------- agent protocol
     def reset(self, obs, info: dict) -> None:

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m agents.transformer.interp", description=__doc__
     )
-    parser.add_argument("--checkpoint", required=True, type=Path, help="model directory")
+    parser.add_argument("--checkpoint", required=True, help="model directory or shipped model name")
     parser.add_argument("--out", required=True, type=Path, help="report directory")
     parser.add_argument("--mazes", type=int, default=200, help="held-out mazes (default 200)")
     parser.add_argument("--seed", type=int, default=0, help="held-out set seed")
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     from agents.transformer.interp.report import run_all
 
-    model, config = load_model(args.checkpoint)
+    model, config = load_model(resolve_checkpoint(args.checkpoint))
     shift_model = None
     if args.shift_checkpoint.lower() != "none":
         path = resolve_checkpoint(args.shift_checkpoint)
