@@ -20,10 +20,11 @@ import numpy as np
 from agents.base import Unsupported
 from agents.planned import STOP, grid_shape, sequence
 from agents.sb3_features import MaskablePPO
+from agents.shipped import MODELS, shipped
+from agents.shipped import resolve as resolve_shipped
 from maze_env import DIRECTIONS, parse, vocabulary
 from maze_env.tokens import PATH_END
 
-MODELS = Path(__file__).parent / "models"
 DEFAULT_MODEL = MODELS / "sb3_5x5" / "model.zip"
 TRAIN_HINT = "`python -m agents.sb3 train --out PATH` (see --help)"
 
@@ -48,19 +49,12 @@ def sha256(path: str | os.PathLike) -> str:
 
 def shipped_models() -> dict[str, Path]:
     """The zips shipped with the package, by folder name (``"sb3_5x5"``)."""
-    return {
-        p.parent.name: p for p in sorted(MODELS.glob("*/model.zip")) if manifest_path(p).is_file()
-    }
+    return shipped("sb3")
 
 
 def resolve(path: str | os.PathLike | None) -> Path:
     """``path`` as a file: None is the default model, a shipped model's name its zip."""
-    if path is None:
-        return DEFAULT_MODEL
-    shipped = shipped_models()
-    if isinstance(path, str) and path in shipped:
-        return shipped[path]
-    return Path(path)
+    return DEFAULT_MODEL if path is None else resolve_shipped("sb3", path, strict=False)
 
 
 def check_trust(path: Path, trusted: bool) -> None:

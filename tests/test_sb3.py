@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import agents
+import agents.shipped
 import maze_env  # noqa: F401  (registers the envs)
 
 pytest.importorskip("sb3_contrib")
@@ -146,7 +147,7 @@ def test_trusted_passes_through_a_suite(model_path, tmp_path):
 def test_shipped_zips_are_checked_against_their_sha256(tmp_path, monkeypatch):
     shipped = tmp_path / "models" / "copy"
     shutil.copytree(sb3.DEFAULT_MODEL.parent, shipped)
-    monkeypatch.setattr(sb3_agent, "MODELS", tmp_path / "models")
+    monkeypatch.setattr(agents.shipped, "MODELS", tmp_path / "models")
     assert agents.make("sb3", path="copy").model.num_timesteps > 0  # by name, hash matches
     manifest = sb3.read_manifest(shipped / "model.zip")
     (shipped / "model.json").write_text(json.dumps({**manifest, "sha256": "0" * 64}))

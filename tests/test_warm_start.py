@@ -69,7 +69,7 @@ def test_warm_start_refuses_what_it_cannot_seed(tmp_path):
         Trainer(grown(model={**SHAPE, "d_mlp": 256}), tmp_path / "a")
     with pytest.raises(CheckpointError, match="learned positions"):
         Trainer(grown(model={**SHAPE, "positional": "learned"}), tmp_path / "b")
-    with pytest.raises(FileNotFoundError, match="neither a directory nor a shipped model"):
+    with pytest.raises(FileNotFoundError, match="neither a path nor a shipped model"):
         Trainer(grown(init_from="nosuch"), tmp_path / "c")
     Trainer(grown(steps=1, init_from=None), tmp_path / "big").run(progress=False)
     small = Trainer(grown(data={"size": 4, "max_grid": 4}, init_from=None), tmp_path / "d")

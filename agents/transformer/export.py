@@ -1,6 +1,6 @@
 """Copy a run's model (``model.safetensors`` + ``config.json``) to a shippable directory.
 
-python -m agents.transformer export runs/shipped_6x6 agents/transformer/models/shipped_6x6
+python -m agents.transformer export runs/shipped_6x6 agents/models/shipped_6x6
 """
 
 from __future__ import annotations
