@@ -81,6 +81,10 @@ class TrainArgs:
     seed: int = _arg(0, "seeds torch, the envs (seed + i) and PPO")
     threads: int = _arg(1, "torch threads (the PPO update is most of the time)")
     max_minutes: float | None = _arg(55.0, "stop and save after this many minutes (inf: no)", float)
+    resume: str | None = _arg(
+        None, "continue training this zip (yours: it is unpickled) up to --timesteps in all; "
+        "the other options must match its manifest's", str,
+    )  # fmt: skip
     progress_bar: bool = _arg(True, "show a progress bar")
     verbose: int = _arg(0, "SB3 log level (1 prints rollout stats)")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from agents.sb3 import TrainArgs
-from agents.sb3_agent import manifest_path
+from agents.sb3_agent import manifest_path, read_manifest
 from agents.sb3_features import MaskablePPO, policy_kwargs
 from maze_env.files import write_files
 
@@ -44,22 +44,15 @@ def train(args: TrainArgs) -> Path:
 
     ``max_minutes`` stops training early (the model so far is saved) once that much wall time
     has passed.  PPO collects ``n_steps`` per env between updates (``n_steps * n_envs`` steps).
+    ``resume``: continue that zip's run (the other settings must be its own).
     """
-    from stable_baselines3.common.callbacks import BaseCallback
-
-    class WallClock(BaseCallback):
-        def __init__(self, minutes: float):
-            super().__init__()
-            self.deadline = time.monotonic() + 60 * minutes
-
-        def _on_step(self) -> bool:
-            return time.monotonic() < self.deadline
-
     env_kwargs = {"size": args.size, "generator": args.generator}
     # ---- seeding: torch here, the envs and PPO through ``seed``
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     env = make_env(args.vec, args.n_envs, args.seed, env_kwargs)
+    if args.resume is not None:
+        return _continue(args, env, env_kwargs)
     model = MaskablePPO(
         "MultiInputPolicy",
         env,
@@ -74,10 +67,41 @@ def train(args: TrainArgs) -> Path:
         device="cpu",
         verbose=args.verbose,
     )
+    return _learn(model, args, env_kwargs, reset=True)
+
+
+def _continue(args: TrainArgs, env, env_kwargs: dict) -> Path:
+    """Go on training ``args.resume`` (weights, optimizer, step count) on the same settings."""
+    earlier = read_manifest(args.resume)
+    mine = {k: v for k, v in asdict(args).items() if k not in RUN_ONLY}
+    theirs = {k: v for k, v in earlier.get("train_args", {}).items() if k not in RUN_ONLY}
+    if mine != theirs:
+        changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
+        raise ValueError(f"--resume {args.resume}: options differ from its manifest's: {changed}")
+    model = MaskablePPO.load(args.resume, env=env, device="cpu")
+    return _learn(model, args, env_kwargs, reset=False, earlier=earlier)
+
+
+# Options that may differ between a run and its continuation.
+RUN_ONLY = ("out", "timesteps", "max_minutes", "progress_bar", "verbose", "threads", "resume")
+
+
+def _learn(model, args: TrainArgs, env_kwargs: dict, reset: bool, earlier=None) -> Path:
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class WallClock(BaseCallback):
+        def __init__(self, minutes: float):
+            super().__init__()
+            self.deadline = time.monotonic() + 60 * minutes
+
+        def _on_step(self) -> bool:
+            return time.monotonic() < self.deadline
+
     callback = None if args.max_minutes is None else WallClock(args.max_minutes)
     start = time.monotonic()
-    model.learn(total_timesteps=args.timesteps, callback=callback, progress_bar=args.progress_bar)
-    seconds = time.monotonic() - start
+    model.learn(total_timesteps=args.timesteps, callback=callback, progress_bar=args.progress_bar,
+                reset_num_timesteps=reset)  # fmt: skip
+    seconds = time.monotonic() - start + (earlier or {}).get("train_seconds", 0.0)
     out = Path(args.out)
     if out.suffix != ".zip":
         out = out.with_suffix(out.suffix + ".zip")
@@ -92,6 +116,10 @@ def train(args: TrainArgs) -> Path:
         "train_seconds": round(seconds, 1),
         "train_args": asdict(args),
     }
+    if earlier is not None:  # the runs this one continues, oldest first
+        manifest["continues"] = [*earlier.get("continues", []), {
+            k: earlier[k] for k in ("sha256", "timesteps", "train_seconds", "train_args")
+        }]  # fmt: skip
     write_files(
         {
             out: lambda tmp: Path(tmp).write_bytes(data),

@@ -31,19 +31,6 @@ def train_parser() -> argparse.ArgumentParser:
     return p
 
 
-def rotary_scaling_arg(text: str) -> str | float:
-    """``auto``, ``off`` or a power >= 0."""
-    if text in ("auto", "off"):
-        return text
-    try:
-        power = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected auto, off or a number, got {text!r}") from None
-    if not power >= 0:
-        raise argparse.ArgumentTypeError(f"the power must be >= 0, got {text!r}")
-    return power
-
-
 def evaluate_parser() -> argparse.ArgumentParser:
     p = _parser(
         "evaluate",
@@ -75,10 +62,10 @@ def evaluate_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--rotary-scaling",
-        type=rotary_scaling_arg,
+        choices=("auto", "off"),
         default="auto",
-        help="rotary base for prompts longer than training's: auto (the calibrated power), "
-        "off, or a power (agents.transformer.length_scaling)",
+        help="rotary frequencies for prompts longer than training's: auto (scaled by "
+        "length, agents.transformer.length_scaling) or off",
     )
     p.add_argument(
         "--check-overlap",

@@ -33,8 +33,8 @@ def _mask(real: torch.Tensor, n_new: int) -> torch.Tensor:
     return mask[:, None]
 
 
-def _on(bases: torch.Tensor | None, dev) -> torch.Tensor | None:
-    return None if bases is None else bases.to(dev)
+def _on(freqs: torch.Tensor | None, dev) -> torch.Tensor | None:
+    return None if freqs is None else freqs.to(dev)
 
 
 def _choose(
@@ -62,8 +62,8 @@ def generate(
 
     Greedy when ``temperature`` is 0; no token is ever masked out, so what comes back is what
     the model really emits.  ``use_cache=False`` recomputes the whole sequence each step.
-    ``scaling``: each row's rotary base from its prompt's length (prompts no longer than
-    training's decode exactly as without it).
+    ``scaling``: each row's rotary frequencies from its prompt's length (prompts no longer
+    than training's sequences decode exactly as without it).
     """
     model.eval()
     dev = model.W_E.device  # the model runs there; the bookkeeping below stays on the CPU
@@ -74,10 +74,10 @@ def generate(
     out = torch.full((b, max_new), pad, dtype=torch.long)
     done = torch.zeros(b, dtype=torch.bool)
     live = torch.arange(b)  # rows still decoding: finished rows leave the batch
-    bases = None if scaling is None else scaling.bases(model.cfg, [len(p) for p in prompts])
+    freqs = None if scaling is None else scaling.frequencies(model.cfg, [len(p) for p in prompts])
     logits, cache = model(
         tokens.to(dev), positions.to(dev), _mask(real, tokens.shape[1]).to(dev), return_cache=True,
-        rotary_base=_on(bases, dev),
+        rotary_frequencies=_on(freqs, dev),
     )  # fmt: skip
     last = logits[:, -1].cpu()  # [b, vocab]: every row's latest logits (stale once finished)
     for step in range(max_new):
@@ -92,7 +92,7 @@ def generate(
             live, idx = live[keep], keep.nonzero()[:, 0]
             positions, real, tokens = positions[idx], real[idx], tokens[idx]
             cache = [(k[idx.to(dev)], v[idx.to(dev)]) for k, v in cache]
-            bases = None if bases is None else bases[idx]
+            freqs = None if freqs is None else freqs[idx]
         positions = torch.cat([positions, positions[:, -1:] + stride], 1)
         real = torch.cat([real, torch.ones(len(live), 1, dtype=torch.bool)], 1)
         tokens = torch.cat([tokens, nxt[live, None]], 1)
@@ -103,11 +103,13 @@ def generate(
                 _mask(real, 1).to(dev),
                 past=cache,
                 return_cache=True,
-                rotary_base=_on(bases, dev),
+                rotary_frequencies=_on(freqs, dev),
             )
         else:
             mask = _mask(real, tokens.shape[1]).to(dev)
-            logits = model(tokens.to(dev), positions.to(dev), mask, rotary_base=_on(bases, dev))
+            logits = model(
+                tokens.to(dev), positions.to(dev), mask, rotary_frequencies=_on(freqs, dev)
+            )
         last[live] = logits[:, -1].cpu()
     result = []
     for row in out.numpy():

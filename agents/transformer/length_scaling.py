@@ -1,74 +1,68 @@
-"""Rotary base scaling for prompts longer than training's: an inference-time lever for size
-generalization.
+"""Rotary frequency scaling for prompts longer than training's: an inference-time lever for
+size generalization.
 
 A rotary model trained on sequences of at most ``L`` tokens has never seen its slow rotary
-frequencies turn through the angles that a longer prompt's distances give.  Raising the base
-for a longer sequence slows every frequency, so a long prompt's distances map back into angles
-training saw ("NTK-aware" RoPE scaling, bloc97 2023; chosen per sequence, as "dynamic" scaling
-does).  Here each sequence gets its own base from its prompt's length ``l``::
+frequencies turn through the angles that a longer prompt's distances give, while its fast ones
+have turned through every angle many times.  For a prompt ``s = l / L > 1`` times longer than
+that, each frequency is kept or slowed by its turns over ``L`` ("NTK-by-parts", the frequency
+part of YaRN, Peng et al. 2023): ``r = L * f / 2pi`` full turns; ``r >= beta``: kept; ``r <=
+alpha``: divided by ``s`` (a long prompt's distances map back into trained angles); between,
+a linear blend.  Each sequence gets its own frequencies from its prompt's length, so a batch
+decodes as each row would alone, and any input no longer than ``L``
+(``DataConfig.longest_sequence``: every input from the training distribution) decodes exactly
+as without scaling.
 
-    base(l) = rotary_base * max(1, l / L) ** power
-
-``L`` is the longest sequence (prompt and path) the training data can make
-(``DataConfig.longest_sequence``), so any input from the training distribution decodes
-exactly as without scaling; only longer ones change.  ``power`` was calibrated on held-out
-mazes of sizes the model never trained on (table: ``configs/calibration/README.md``).
+Calibrated side by side with a single larger base ("NTK-aware" scaling) on held-out sizes the
+model never trained on (``configs/calibration/README.md``): a larger base gains as much on
+average but has deep notches (at one base a size falls from 24% to 2% exact) where this does
+not.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from agents.transformer.data import DataConfig
-from agents.transformer.model import GPTConfig
+from agents.transformer.model import GPTConfig, rotary_frequencies
 
-DEFAULT_POWER = 3.0
 SETTINGS = ("auto", "off")
 
 
 @dataclass(frozen=True)
 class RotaryScaling:
-    """Per-sequence rotary bases: ``rotary_base * max(1, length / trained_length) ** power``."""
+    """Per-sequence rotary frequencies for sequences longer than ``trained_length``."""
 
     trained_length: int
-    power: float = DEFAULT_POWER
+    alpha: float = 1.0  # at most this many turns over the trained length: slowed by s
+    beta: float = 32.0  # at least this many: kept
 
     def __post_init__(self):
         if isinstance(self.trained_length, bool) or not isinstance(self.trained_length, int) or (
             self.trained_length < 1
         ):  # fmt: skip
             raise ValueError(f"trained_length must be an int >= 1, got {self.trained_length!r}")
-        if isinstance(self.power, bool) or not isinstance(self.power, (int, float)) or not (
-            self.power >= 0
-        ):  # fmt: skip
-            raise ValueError(f"rotary scaling power must be a number >= 0, got {self.power!r}")
+        if not 0 <= self.alpha < self.beta:
+            raise ValueError(f"need 0 <= alpha < beta, got alpha={self.alpha}, beta={self.beta}")
 
-    def bases(self, cfg: GPTConfig, lengths: Sequence[int]) -> torch.Tensor:
-        """One rotary base per sequence, from its prompt's length: a (b,) float32 tensor."""
-        stretch = np.maximum(1.0, np.asarray(lengths, np.float64) / self.trained_length)
-        return torch.tensor(cfg.rotary_base * stretch**self.power, dtype=torch.float32)
+    def frequencies(self, cfg: GPTConfig, lengths: Sequence[int]) -> torch.Tensor:
+        """Each sequence's rotary frequencies from its prompt's length: (b, d_head/2)."""
+        trained = rotary_frequencies(cfg.d_head, cfg.rotary_base)
+        turns = self.trained_length * trained / (2 * math.pi)
+        keep = ((turns - self.alpha) / (self.beta - self.alpha)).clamp(0.0, 1.0)
+        stretch = torch.tensor(lengths, dtype=torch.float32)[:, None] / self.trained_length
+        scaled = (1 - keep) * trained / stretch + keep * trained
+        return torch.where(stretch > 1, scaled, trained.expand_as(scaled))
 
 
-def scaling_for(
-    cfg: GPTConfig, data: DataConfig, setting: str | float = "auto"
-) -> RotaryScaling | None:
-    """The scaling a model trained on ``data`` decodes with: ``"auto"`` (rotary models: the
-    calibrated power; other position schemes: none), ``"off"``, or a power (rotary only)."""
-    if setting == "off":
+def scaling_for(cfg: GPTConfig, data: DataConfig, setting: str = "auto") -> RotaryScaling | None:
+    """The scaling a model trained on ``data`` decodes with: ``"auto"`` (rotary models;
+    randomized positions already train long distances, others have no rotary) or ``"off"``."""
+    if setting not in SETTINGS:
+        raise ValueError(f"rotary_scaling must be one of {SETTINGS}, got {setting!r}")
+    if setting == "off" or cfg.positional != "rotary":
         return None
-    rotary = cfg.positional == "rotary"  # randomized positions already train long distances
-    if setting == "auto":
-        return RotaryScaling(data.longest_sequence()) if rotary else None
-    if isinstance(setting, str):
-        raise ValueError(f"rotary_scaling must be one of {SETTINGS} or a power >= 0, got "
-                         f"{setting!r}")  # fmt: skip
-    if not rotary:
-        raise ValueError(
-            f"rotary_scaling={setting!r} needs a rotary model; this one uses "
-            f"positional={cfg.positional!r}"
-        )
-    return RotaryScaling(data.longest_sequence(), setting)
+    return RotaryScaling(data.longest_sequence())

@@ -107,15 +107,17 @@ class GPTConfig:
         return max(1, self.max_position // max(1, length))
 
 
+def rotary_frequencies(d_head: int, base: float) -> torch.Tensor:
+    """The rotary angular frequencies (radians per position), fastest first: (d_head/2,)."""
+    return 1.0 / (base ** (torch.arange(0, d_head, 2, dtype=torch.float32) / d_head))
+
+
 def rotary_tables(
-    positions: torch.Tensor, d_head: int, base: float | torch.Tensor
+    positions: torch.Tensor, d_head: int, base: float, frequencies: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos/sin tables for ``positions`` (b, p) → (b, 1, p, d_head); ``base``: one number, or
-    one per row (a (b,) tensor: each sequence's own base, as length scaling gives)."""
-    exponents = torch.arange(0, d_head, 2, dtype=torch.float32) / d_head
-    if isinstance(base, torch.Tensor):
-        base = base.to(torch.float32).reshape(-1, 1, 1)  # [b, 1, 1]: per-row frequencies
-    inv = 1.0 / (base**exponents)
+    """cos/sin tables for ``positions`` (b, p) → (b, 1, p, d_head); ``frequencies`` (b,
+    d_head/2), if given, replace ``base``'s with each row's own (length scaling)."""
+    inv = rotary_frequencies(d_head, base) if frequencies is None else frequencies[:, None, :]
     angles = positions.to(torch.float32)[..., None] * inv  # [b, p, d_head/2]
     angles = torch.cat([angles, angles], dim=-1)[:, None]
     return angles.cos(), angles.sin()
@@ -284,11 +286,11 @@ class GPT(TLSurface, HookedRootModule):
 
     def forward(
         self, tokens, positions=None, attn_mask=None, past=None, return_cache=False,
-        rotary_base=None,
+        rotary_frequencies=None,
     ):  # fmt: skip
-        """Logits [b, p, vocab] (and the KV cache with ``return_cache``).  ``rotary_base``
-        overrides ``cfg.rotary_base``: a number, or a (b,) tensor of per-row bases (see
-        ``agents.transformer.length_scaling``); keep it fixed while decoding over a cache."""
+        """Logits [b, p, vocab] (and the KV cache with ``return_cache``).
+        ``rotary_frequencies`` (b, d_head/2) replace ``cfg.rotary_base``'s per row (see
+        ``agents.transformer.length_scaling``); keep them fixed while decoding over a cache."""
         if isinstance(tokens, (str, list)):
             tokens = self.to_tokens(tokens)
         b, p = tokens.shape
@@ -309,8 +311,9 @@ class GPT(TLSurface, HookedRootModule):
         if self.cfg.positional == "learned":
             x = x + self.hook_pos_embed(self.W_pos[positions])
         elif self.cfg.positional in ("rotary", "randomized"):
-            base = self.cfg.rotary_base if rotary_base is None else rotary_base
-            rotary = rotary_tables(positions, self.cfg.d_head, base)
+            rotary = rotary_tables(
+                positions, self.cfg.d_head, self.cfg.rotary_base, rotary_frequencies
+            )
         cache = []
         for i, block in enumerate(self.blocks):
             x, present = block(x, attn_mask, rotary, None if past is None else past[i])

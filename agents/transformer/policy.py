@@ -30,10 +30,10 @@ class TransformerAgent:
 
     checkpoint: a model directory (``model.safetensors`` + ``config.json``) or a shipped model's
     name (``shipped_models()``); None = the shipped 6x6 model.  temperature: 0 = greedy, else
-    softmax sampling seeded by ``seed``.  rotary_scaling: the rotary base for prompts longer
-    than any in training (``agents.transformer.length_scaling``): ``"auto"`` (the calibrated
-    power, rotary models only), ``"off"`` (the trained base everywhere) or a power; prompts
-    from the training distribution decode the same under every setting.
+    softmax sampling seeded by ``seed``.  rotary_scaling: ``"auto"`` slows a rotary model's
+    slow frequencies for prompts longer than any in training
+    (``agents.transformer.length_scaling``), ``"off"`` keeps the trained ones everywhere;
+    inputs from the training distribution decode the same either way.
     """
 
     kind = "learned: GPT policy decoding the path token by token"
@@ -44,7 +44,7 @@ class TransformerAgent:
         temperature: float = 0.0,
         seed: int = 0,
         max_new: int | None = None,
-        rotary_scaling: str | float = "auto",
+        rotary_scaling: str = "auto",
     ):
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
