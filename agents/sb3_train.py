@@ -99,7 +99,9 @@ def _learn(model, args: TrainArgs, env_kwargs: dict, reset: bool, earlier=None) 
 
     callback = None if args.max_minutes is None else WallClock(args.max_minutes)
     start = time.monotonic()
-    model.learn(total_timesteps=args.timesteps, callback=callback, progress_bar=args.progress_bar,
+    # a continued run learns for what is left (SB3 adds its step count to ``total_timesteps``)
+    steps = args.timesteps if reset else max(0, args.timesteps - model.num_timesteps)
+    model.learn(total_timesteps=steps, callback=callback, progress_bar=args.progress_bar,
                 reset_num_timesteps=reset)  # fmt: skip
     seconds = time.monotonic() - start + (earlier or {}).get("train_seconds", 0.0)
     out = Path(args.out)

@@ -88,6 +88,20 @@ def test_a_trained_zip_has_a_manifest_and_loads_the_sb3_way(model_path):
     assert not list(model_path.parent.glob(".*"))  # no temporary files left
 
 
+def test_resume_continues_a_run_and_its_manifest_says_so(model_path, tmp_path):
+    more = sb3.train(tmp_path / "more.zip", timesteps=192, resume=str(model_path),
+                     progress_bar=False, **TINY)  # fmt: skip
+    first, manifest = sb3.read_manifest(model_path), sb3.read_manifest(more)
+    assert manifest["timesteps"] == 192 > first["timesteps"]
+    assert manifest["continues"] == [{k: first[k] for k in ("sha256", "timesteps",
+                                      "train_seconds", "train_args")}]  # fmt: skip
+    assert manifest["train_seconds"] >= first["train_seconds"]
+    with pytest.raises(ValueError, match=r"options differ from its manifest's: \['n_epochs'\]"):
+        sb3.train(tmp_path / "x.zip", timesteps=192, resume=str(model_path), progress_bar=False,
+                  **{**TINY, "n_epochs": 2})  # fmt: skip
+    assert not (tmp_path / "x.zip").exists()
+
+
 # --------------------------------------------------------------------------- trust
 
 
