@@ -134,16 +134,19 @@ def test_size_suite_runs_every_shipped_transformer_and_holds_path_length(monkeyp
     import agents.transformer.shipped as shipped
 
     suite = load_suite("size")
+    unscaled = ("transformer-small_to_large-unscaled",
+                {"checkpoint": "small_to_large", "rotary_scaling": "off"})  # fmt: skip
     labels = [a.label for a in suite.agents if a.name == "transformer"]
     assert labels == [
         "transformer" if m == shipped.DEFAULT else f"transformer-{m}"
         for m in shipped.shipped_models()
-    ]
+    ] + [unscaled[0]]
     monkeypatch.setattr(shipped, "shipped_models", lambda: ["shipped_6x6", "small_to_large"])
     specs = [a for a in load_suite("size").agents if a.name == "transformer"]
     assert [(a.label, a.kwargs) for a in specs] == [
         ("transformer", {"checkpoint": "shipped_6x6"}),
         ("transformer-small_to_large", {"checkpoint": "small_to_large"}),
+        unscaled,
     ]  # a newly shipped model joins the suite without an edit
     assert suite.reference == "6x6"
     bounded = {c.name: c.env["endpoints"]["max_distance"] for c in suite.conditions
