@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-RAY_HINT = "install it with: pip install 'tokenmaze[ray]'  (or: pip install 'ray>=2.9')"
+from agents.ray_start import start_ray
 
 
 class Executor(Protocol):
@@ -130,29 +130,7 @@ class RayExecutor:
     """Cells as Ray tasks: a local instance (``num_cpus``) or a cluster (``address``)."""
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None):
-        try:
-            import ray
-        except ImportError:
-            raise RuntimeError(
-                f"--executor ray needs the 'ray' package, which is not installed; {RAY_HINT}"
-            ) from None
-        self._ray = ray
-        self._owns = not ray.is_initialized()
-        if self._owns:
-            self._start(address, num_cpus)
-
-    def _start(self, address, num_cpus) -> None:
-        # ray.init must run in the main thread: started from another thread, Ray's driver
-        # later loses its GCS connection and terminates the whole process.
-        where = f"the cluster at {address!r}" if address else "a local Ray instance"
-        kwargs = {"address": address} if address else {"num_cpus": num_cpus}
-        try:
-            self._ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-        except Exception as err:
-            raise RuntimeError(
-                f"Ray could not start {where}: {err} (a machine with every core busy can stall "
-                "Ray's start; retry on an idle machine or use --executor process)"
-            ) from err
+        self._ray, self._owns = start_ray(address, num_cpus, "--executor ray")
 
     def map_unordered(self, fn, items):
         remote = self._ray.remote(fn)

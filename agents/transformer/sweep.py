@@ -29,11 +29,11 @@ from pathlib import Path
 
 import torch
 
+from agents.ray_start import start_ray
 from agents.transformer.checkpoint import STATE_FILE
 from agents.transformer.train import TrainConfig, Trainer
 from maze_env.files import write_file, write_text
 
-RAY_HINT = "install it with: pip install 'tokenmaze[ray]'  (or: pip install 'ray>=2.9')"
 METRICS = ("exact", "reached", "fork_accuracy", "step", "loss", "paths_seen", "train_seconds")
 # the ranking table's columns after the trial and its grid values: its last report to Tune
 
@@ -154,24 +154,6 @@ def evaluations(run: Path) -> list[dict]:
     return [r for r in map(json.loads, lines) if "eval" in r]
 
 
-def _start_ray(address: str | None, num_cpus: int | None) -> None:
-    """``ray.init`` as benchmarks' Ray executor does it: a cluster at ``address``, else a local
-    instance with ``num_cpus``."""
-    try:
-        import ray
-    except ImportError:
-        raise RuntimeError(
-            f"sweep needs the 'ray' package, which is not installed; {RAY_HINT}"
-        ) from None
-    if not ray.is_initialized():
-        where = f"the cluster at {address!r}" if address else "a local Ray instance"
-        kwargs = {"address": address} if address else {"num_cpus": num_cpus}
-        try:
-            ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
-        except Exception as err:
-            raise RuntimeError(f"Ray could not start {where}: {err}") from err
-
-
 def ranking(results, configs: dict, grid: dict) -> list[dict]:
     """One row per trial from its last report to Tune, best held-out exact rate first."""
     rows = []
@@ -252,7 +234,7 @@ def sweep(
         "cpu": cpus_per_trial if cpus_per_trial is not None else (cfg.threads or 1),
         "gpu": gpus_per_trial if gpus_per_trial is not None else int(cfg.device == "cuda"),
     }
-    _start_ray(address, num_cpus)
+    start_ray(address, num_cpus, "sweep")
     from ray import tune
 
     trainable = tune.with_parameters(run_trial, configs=configs, root=str(out))
