@@ -49,9 +49,7 @@ def failure_kind(metrics: dict) -> str:
 
 
 def _maze(e: dict) -> Maze:
-    rows, cols = e["shape"]
-    bits = np.unpackbits(np.frombuffer(bytes.fromhex(e["maze"]), np.uint8))
-    return Maze(bits[: 2 * rows * cols].reshape(2, rows, cols).astype(bool))
+    return Maze.from_hex(e["shape"], e["maze"])
 
 
 def _frames(maze: Maze, origin, target, path, caption: list[str]) -> list:

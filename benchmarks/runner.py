@@ -101,7 +101,7 @@ def _record(index: int, seed: int, env, n_prompt: int, truncated: bool, scheme: 
         "index": index,
         "seed": seed,
         "shape": list(maze.shape),
-        "maze": np.packbits(maze.connections).tobytes().hex(),
+        "maze": maze.to_hex(),
         "maze_hash": maze.canonical_hash(),
         "origin": list(origin),
         "target": list(target),

@@ -65,6 +65,24 @@ class Maze:
         return cls(np.asarray(connections))
 
     @classmethod
+    def from_hex(cls, shape: Shape | int, text: str) -> Maze:
+        """The maze ``to_hex`` wrote (with its shape): results files store mazes this way."""
+        rows, cols = normalize_shape(shape)
+        try:
+            packed = np.frombuffer(bytes.fromhex(text), np.uint8)
+        except ValueError as err:
+            raise ValueError(f"not a maze's hex string: {err}") from None
+        if len(packed) != -(-2 * rows * cols // 8):
+            raise ValueError(f"{len(packed)} bytes of hex do not hold a {rows}x{cols} maze "
+                             f"(needs {-(-2 * rows * cols // 8)})")  # fmt: skip
+        bits = np.unpackbits(packed)[: 2 * rows * cols]
+        return cls(bits.reshape(2, rows, cols).astype(bool))
+
+    def to_hex(self) -> str:
+        """The connections bit-packed as hex (``from_hex`` with the shape reads them back)."""
+        return np.packbits(self._conn).tobytes().hex()
+
+    @classmethod
     def from_edges(cls, shape: Shape | int, edges: Iterable[tuple[Coord, Coord]]) -> Maze:
         """Build a maze from ``((r, c), (r2, c2))`` pairs of lattice-adjacent cells."""
         rows, cols = normalize_shape(shape)
@@ -233,7 +251,7 @@ class Maze:
         """A stable hex digest of the shape and connections (identical mazes ↔ equal hashes)."""
         h = hashlib.blake2b(digest_size=16)
         h.update(np.asarray(self.shape, np.int64).tobytes())
-        h.update(np.packbits(self._conn).tobytes())
+        h.update(np.packbits(self._conn).tobytes())  # the bytes to_hex spells
         return h.hexdigest()
 
     def __eq__(self, other) -> bool:

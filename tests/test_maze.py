@@ -165,3 +165,16 @@ def test_degrees_dead_ends_and_tree_check_match_networkx(gen, shape, seed):
     active = g.subgraph([cell for cell in g.nodes if g.degree[cell] > 0])
     assert m.is_tree() == (active.number_of_nodes() > 0 and nx.is_tree(active))
     assert m.n_edges == g.number_of_edges()
+
+
+@settings(deadline=None)  # the first draw compiles the generator
+@given(CYCLIC, SHAPES, st.integers(0, 2**32))
+def test_hex_codec_round_trips_and_rejects_a_wrong_shape(gen, shape, seed):
+    m = maze_env.generate(gen[0], shape, seed=seed, **gen[1])
+    text = m.to_hex()
+    assert Maze.from_hex(m.shape, text) == m
+    assert text == np.packbits(m.connections).tobytes().hex()  # the results-file bytes
+    with pytest.raises(ValueError, match="do not hold a"):
+        Maze.from_hex((m.shape[0] + 5, m.shape[1]), text)  # >= 10 more bits
+    with pytest.raises(ValueError, match="not a maze's hex string"):
+        Maze.from_hex(m.shape, "zz" + text)
