@@ -26,6 +26,7 @@ from agents.transformer.interp import (
 from agents.transformer.interp.__main__ import main
 from agents.transformer.interp.prompts import held_out
 from agents.transformer.interp.walls import main as walls_main
+from agents.transformer.length_scaling import RotaryScaling, scaling_for
 from agents.transformer.model import GPT, GPTConfig
 from maze_env.endpoints import QUADRANTS
 
@@ -343,5 +344,11 @@ def test_size_profile_fork_decisions_agree_with_free_decoding():
     (row,) = sizes.size_profile(model, data, [6], 12, seed=3)
     assert row.graph_lift > 2 and row.graph_mass > 2 * row.graph_chance
     assert row.first_fork is not None and row.first_fork > 0.5
+    # in-range prompts measure the same under the scaling the agent decodes with
+    scaling = scaling_for(model.cfg, data)
+    assert sizes.size_profile(model, data, [6], 12, seed=3, scaling=scaling) == [row]
+    stretched = RotaryScaling(len(examples[0].prompt) // 2)  # as if training were half as long
+    (other,) = sizes.size_profile(model, data, [6], 12, seed=3, scaling=stretched)
+    assert other != row
     small = replace(data, canvas=None).at_size(4)
     assert small.canvas == 6 and small.offset == "random" and small.size == 4

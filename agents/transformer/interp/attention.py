@@ -18,6 +18,7 @@ import torch
 import maze_env
 from agents.transformer.interp.plots import draw_maze, figure
 from agents.transformer.interp.prompts import Solved, as_batch
+from agents.transformer.length_scaling import RotaryScaling
 from agents.transformer.model import GPT
 
 
@@ -66,26 +67,38 @@ class HeadScores:
     graph_chance: float
 
 
+def frequencies_for(model: GPT, ex: Solved, scaling: RotaryScaling | None):
+    """The rotary frequencies the agent would decode ``ex`` with (None: the trained ones)."""
+    return None if scaling is None else scaling.frequencies(model.cfg, [len(ex.prompt)])
+
+
 def pattern_names(model: GPT) -> list[str]:
     return [f"blocks.{i}.attn.hook_pattern" for i in range(model.cfg.n_layers)]
 
 
 @torch.no_grad()
-def patterns(model: GPT, tokens: np.ndarray) -> torch.Tensor:
-    """Attention patterns [layers, heads, q, k] of one sequence."""
+def patterns(
+    model: GPT, tokens: np.ndarray, rotary_frequencies: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Attention patterns [layers, heads, q, k] of one sequence (``rotary_frequencies``: as
+    ``GPT.forward`` takes them, for length-scaled decoding)."""
     names = pattern_names(model)
-    _, cache = model.run_with_cache(as_batch(tokens), names_filter=lambda n: n in names)
+    _, cache = model.run_with_cache(as_batch(tokens), names_filter=lambda n: n in names,
+                                    rotary_frequencies=rotary_frequencies)  # fmt: skip
     return torch.stack([cache[n][0] for n in names])
 
 
-def head_scores(model: GPT, examples: list[Solved]) -> HeadScores:
-    """Lattice- and graph-adjacency lifts of every head, summed over ``examples``."""
+def head_scores(
+    model: GPT, examples: list[Solved], scaling: RotaryScaling | None = None
+) -> HeadScores:
+    """Lattice- and graph-adjacency lifts of every head, summed over ``examples`` (with
+    ``scaling``: under each prompt's length-scaled rotary frequencies, as the agent decodes)."""
     shape = (model.cfg.n_layers, model.cfg.n_heads)
     sums = {k: np.zeros(shape) for k in ("lattice", "graph")}
     chance = {"lattice": 0.0, "graph": 0.0}
     queries = {"lattice": 0, "graph": 0}
     for ex in examples:
-        pat = patterns(model, ex.tokens)
+        pat = patterns(model, ex.tokens, frequencies_for(model, ex, scaling))
         for kind, rel in (
             ("lattice", lattice_relation(ex.cells, ex.maze.shape)),
             ("graph", graph_relation(ex.cells, ex.maze)),

@@ -24,6 +24,7 @@ from agents.transformer.interp import (
 from agents.transformer.interp import sizes as interp_sizes
 from agents.transformer.interp.plots import figure, save
 from agents.transformer.interp.prompts import held_out
+from agents.transformer.length_scaling import scaling_for
 from agents.transformer.model import GPT
 from maze_env.files import write_text
 
@@ -486,6 +487,9 @@ def _sizes(rep: Report, model, data, examples, seed, quick, **_):
     sizes = interp_sizes.readable_sizes(data)
     n = max(4, min(len(examples), 12 if quick else 50))
     rows = interp_sizes.size_profile(model, data, sizes, n, seed)
+    scaling = scaling_for(model.cfg, data)  # what the agent decodes long prompts with
+    scaled = None if scaling is None else interp_sizes.size_profile(model, data, sizes, n, seed,
+                                                                     scaling)  # fmt: skip
     rep.add(
         "## 10. Across maze sizes\n\nFor every maze side the vocabulary reads (trained on "
         f"{', '.join(map(str, trained))}; {n} held-out mazes per side, at random offsets in the "
@@ -494,7 +498,12 @@ def _sizes(rep: Report, model, data, examples, seed, quick, **_):
         "on maze neighbours per query against uniform attention's, and the teacher-forced fork "
         "decisions (the true path up to the fork; is the argmax the path's next cell?). Where the "
         "mass or the first fork falls is where the mechanism breaks.\n"
-    )
+        + ("" if scaled is None else
+           "\n*Scaled*: the same measures under the length-scaled rotary frequencies the agent "
+           "decodes prompts longer than training's with (`rotary_scaling=\"auto\"`, "
+           "`agents/transformer/length_scaling.py`); identical to the trained ones up to the "
+           "longest training sequence.\n")
+    )  # fmt: skip
 
     def fmt(value):
         return "n/a" if value is None else round(value, 3)
@@ -503,10 +512,14 @@ def _sizes(rep: Report, model, data, examples, seed, quick, **_):
         [r.size, "yes" if r.size in trained else "", round(r.graph_lift, 2),
          round(r.lattice_lift, 2), round(r.graph_mass, 3), round(r.graph_chance, 3),
          fmt(r.first_fork), fmt(r.forks), r.fork_count]
-        for r in rows
+        + ([] if scaled is None else [round(scaled[i].graph_mass, 3), fmt(scaled[i].first_fork),
+                                      fmt(scaled[i].forks)])
+        for i, r in enumerate(rows)
     ]  # fmt: skip
     header = ["side", "trained", "graph lift", "lattice lift", "neighbour mass", "chance",
               "first fork", "all forks", "forks"]  # fmt: skip
+    if scaled is not None:
+        header += ["neighbour mass, scaled", "first fork, scaled", "all forks, scaled"]
     rep.add(_table(header, table))
     fig, axes = figure(2, width=4.5)
     x = [r.size for r in rows]
@@ -522,9 +535,17 @@ def _sizes(rep: Report, model, data, examples, seed, quick, **_):
                  label="first fork")  # fmt: skip
     axes[1].plot(x, [np.nan if r.forks is None else r.forks for r in rows], "s--",
                  label="every fork")  # fmt: skip
+    if scaled is not None:
+        axes[0].plot(x, [r.graph_mass for r in scaled], "^:", label="best graph head, scaled")
+        axes[1].plot(x, [np.nan if r.first_fork is None else r.first_fork for r in scaled],
+                     "^:", label="first fork, scaled")  # fmt: skip
     axes[1].set_ylim(0, 1.02)
     axes[1].set_ylabel("teacher-forced fork accuracy")
     for ax in axes:
         ax.legend(fontsize=7)
     rep.figure(fig, "sizes.png", "adjacency lift and fork decisions per maze side")
-    rep.numbers["sizes"] = {"trained": trained, "rows": [asdict(r) for r in rows]}
+    rep.numbers["sizes"] = {
+        "trained": trained,
+        "rows": [asdict(r) for r in rows],
+        "scaled": None if scaled is None else [asdict(r) for r in scaled],
+    }

@@ -23,6 +23,7 @@ import torch
 from agents.transformer.data import DataConfig
 from agents.transformer.interp import attention
 from agents.transformer.interp.prompts import Solved, as_batch, held_out
+from agents.transformer.length_scaling import RotaryScaling
 from agents.transformer.model import GPT
 
 
@@ -40,12 +41,13 @@ class SizeRow:
 
 
 @torch.no_grad()
-def fork_decisions(model: GPT, ex: Solved) -> list[bool]:
+def fork_decisions(model: GPT, ex: Solved, scaling: RotaryScaling | None = None) -> list[bool]:
     """Per fork on the shortest path (in order), whether the teacher-forced argmax is right."""
     forks = ex.maze.forks(list(ex.path))
     if not forks:
         return []
-    logits = model(as_batch(ex.tokens))[0]
+    logits = model(as_batch(ex.tokens),
+                   rotary_frequencies=attention.frequencies_for(model, ex, scaling))[0]  # fmt: skip
     positions = ex.path_positions  # position of path cell i
     right = []
     for i in forks:
@@ -54,14 +56,18 @@ def fork_decisions(model: GPT, ex: Solved) -> list[bool]:
     return right
 
 
-def size_profile(model: GPT, data: DataConfig, sizes: list[int], n: int, seed: int = 0):
-    """One ``SizeRow`` per maze side in ``sizes`` (``n`` held-out mazes each)."""
+def size_profile(
+    model: GPT, data: DataConfig, sizes: list[int], n: int, seed: int = 0,
+    scaling: RotaryScaling | None = None,
+):  # fmt: skip
+    """One ``SizeRow`` per maze side in ``sizes`` (``n`` held-out mazes each); ``scaling``:
+    measured under length-scaled rotary frequencies, as the agent decodes by default."""
     rows = []
     for size in sizes:
         examples = held_out(data.at_size(size), n, seed)
-        scores = attention.head_scores(model, examples)
+        scores = attention.head_scores(model, examples, scaling)
         best = np.unravel_index(np.argmax(scores.graph), scores.graph.shape)
-        decisions = [fork_decisions(model, ex) for ex in examples]
+        decisions = [fork_decisions(model, ex, scaling) for ex in examples]
         first = [d[0] for d in decisions if d]
         every = [x for d in decisions for x in d]
         rows.append(
