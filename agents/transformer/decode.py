@@ -33,10 +33,6 @@ def _mask(real: torch.Tensor, n_new: int) -> torch.Tensor:
     return mask[:, None]
 
 
-def _on(freqs: torch.Tensor | None, dev) -> torch.Tensor | None:
-    return None if freqs is None else freqs.to(dev)
-
-
 def _choose(
     logits: torch.Tensor, temperature: float, generator: torch.Generator | None
 ) -> torch.Tensor:
@@ -74,10 +70,12 @@ def generate(
     out = torch.full((b, max_new), pad, dtype=torch.long)
     done = torch.zeros(b, dtype=torch.bool)
     live = torch.arange(b)  # rows still decoding: finished rows leave the batch
-    freqs = None if scaling is None else scaling.frequencies(model.cfg, [len(p) for p in prompts])
+    freqs = None  # per-row rotary frequencies, on the model's device once
+    if scaling is not None:
+        freqs = scaling.frequencies(model.cfg, [len(p) for p in prompts]).to(dev)
     logits, cache = model(
         tokens.to(dev), positions.to(dev), _mask(real, tokens.shape[1]).to(dev), return_cache=True,
-        rotary_frequencies=_on(freqs, dev),
+        rotary_frequencies=freqs,
     )  # fmt: skip
     last = logits[:, -1].cpu()  # [b, vocab]: every row's latest logits (stale once finished)
     for step in range(max_new):
@@ -91,8 +89,9 @@ def generate(
         if not bool(keep.all()):  # drop the rows that just finished from the batch
             live, idx = live[keep], keep.nonzero()[:, 0]
             positions, real, tokens = positions[idx], real[idx], tokens[idx]
-            cache = [(k[idx.to(dev)], v[idx.to(dev)]) for k, v in cache]
-            freqs = None if freqs is None else freqs[idx]
+            on_dev = idx.to(dev)
+            cache = [(k[on_dev], v[on_dev]) for k, v in cache]
+            freqs = None if freqs is None else freqs[on_dev]
         positions = torch.cat([positions, positions[:, -1:] + stride], 1)
         real = torch.cat([real, torch.ones(len(live), 1, dtype=torch.bool)], 1)
         tokens = torch.cat([tokens, nxt[live, None]], 1)
@@ -103,13 +102,11 @@ def generate(
                 _mask(real, 1).to(dev),
                 past=cache,
                 return_cache=True,
-                rotary_frequencies=_on(freqs, dev),
+                rotary_frequencies=freqs,
             )
         else:
             mask = _mask(real, tokens.shape[1]).to(dev)
-            logits = model(
-                tokens.to(dev), positions.to(dev), mask, rotary_frequencies=_on(freqs, dev)
-            )
+            logits = model(tokens.to(dev), positions.to(dev), mask, rotary_frequencies=freqs)
         last[live] = logits[:, -1].cpu()
     result = []
     for row in out.numpy():

@@ -24,7 +24,7 @@ def evaluate(
     detail: bool = False,
     scaling: RotaryScaling | None = None,
 ) -> dict:
-    """Greedy-decode every held-out prompt (with ``scaling``: length-scaled rotary bases);
+    """Greedy-decode every held-out prompt (with ``scaling``: length-scaled rotary frequencies);
     return rates over the set (with ``detail``, also broken down by shortest-path length and by
     what went wrong: ``breakdown``)."""
     vocab = data.vocab
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         model, config = load_model(resolve_checkpoint(args.checkpoint))
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
-    data = DataConfig(**config["data"])
+    data = trained = DataConfig(**config["data"])
     if args.generator is not None:
         kwargs = {} if args.p is None else {"p": args.p}
         data = dataclasses.replace(data, generator=args.generator, generator_kwargs=kwargs)
@@ -106,7 +106,6 @@ def main(argv: list[str] | None = None) -> None:
             data, endpoints={**data.endpoints, "max_distance": args.max_distance}
         )
     held_out = eval_set(data, args.n, seed=args.seed)
-    trained = DataConfig(**config["data"])
     scaling = scaling_for(model.cfg, trained, args.rotary_scaling)
     scores = evaluate(model, data, held_out, detail=args.breakdown, scaling=scaling)
     if args.check_overlap:

@@ -28,6 +28,7 @@ import torch
 
 from agents.transformer.data import DataConfig
 from agents.transformer.model import GPTConfig, rotary_frequencies
+from maze_env.maze import is_int
 
 SETTINGS = ("auto", "off")
 
@@ -41,9 +42,7 @@ class RotaryScaling:
     beta: float = 32.0  # at least this many: kept
 
     def __post_init__(self):
-        if isinstance(self.trained_length, bool) or not isinstance(self.trained_length, int) or (
-            self.trained_length < 1
-        ):  # fmt: skip
+        if not is_int(self.trained_length) or self.trained_length < 1:
             raise ValueError(f"trained_length must be an int >= 1, got {self.trained_length!r}")
         if not 0 <= self.alpha < self.beta:
             raise ValueError(f"need 0 <= alpha < beta, got alpha={self.alpha}, beta={self.beta}")
