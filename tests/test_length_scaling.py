@@ -3,6 +3,10 @@ own frequencies (batched = alone, cached = recomputed), settings validated."""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -11,10 +15,11 @@ from hypothesis import strategies as st
 
 import agents
 from agents.transformer.cli import evaluate_parser
-from agents.transformer.data import DataConfig, eval_set
+from agents.transformer.data import DataConfig, eval_set, training_batch
 from agents.transformer.decode import generate
-from agents.transformer.length_scaling import RotaryScaling, scaling_for
+from agents.transformer.length_scaling import RotaryScaling, StretchAugmentation, scaling_for
 from agents.transformer.model import GPT, GPTConfig, rotary_frequencies
+from agents.transformer.train import TrainConfig, Trainer, loss_on, query_logits
 
 TINY = {"d_model": 32, "n_layers": 2, "n_heads": 2, "d_mlp": 64, "n_ctx": 256}
 TRAINED = DataConfig(size=3, max_grid=5, canvas=5, offset="random", queries_per_maze=3)
@@ -106,3 +111,82 @@ def test_evaluate_reads_the_setting():
     assert parser.parse_args([]).rotary_scaling == "auto"
     with pytest.raises(SystemExit):
         parser.parse_args(["--rotary-scaling", "fast"])
+
+
+def stretched_batch(p: float, seed: int = 2):
+    model = tiny()
+    batch, _ = training_batch(TRAINED, 6, np.random.default_rng(1), row_tokens=40)
+    scaling = RotaryScaling(TRAINED.longest_sequence())
+    augmented = StretchAugmentation(3.0, p).apply(batch, np.random.default_rng(seed), model.cfg,
+                                                  scaling)  # fmt: skip
+    return model, batch, augmented
+
+
+def test_stretched_frequencies_keep_shared_prefix_logits_equal_to_plain_sequences():
+    """Each maze's own frequencies reach its prefix and all its query rows: the packed batch
+    scores every query as that maze's plain sequence alone with those frequencies."""
+    model, _, batch = stretched_batch(p=1.0)
+    freqs = batch.rotary_frequencies
+    assert len({tuple(f.tolist()) for f in freqs}) == len(freqs)  # every maze its own
+    packed = query_logits(model, batch)
+    pad, start = TRAINED.vocab.pad_id, TRAINED.vocab.special["<ORIGIN_START>"]
+    for i, row in enumerate(batch.queries):
+        maze = int(batch.query_prefix[i])
+        real = batch.prefix[maze] != pad
+        prefix, prefix_pos = batch.prefix[maze][real], batch.prefix_positions[maze][real]
+        bounds = [*(row == start).nonzero()[:, 0].tolist(), int((row != pad).sum())]
+        for a, b in itertools.pairwise(bounds):
+            tokens = torch.cat([prefix, row[a:b]])[None]
+            positions = torch.cat([prefix_pos, batch.query_positions[i, a:b]])[None]
+            alone = model(tokens, positions, rotary_frequencies=freqs[maze : maze + 1])
+            assert (alone[0, len(prefix) :] - packed[i, a:b]).abs().max() < 1e-4
+            assert (model(tokens, positions)[0, len(prefix) :] - packed[i, a:b]).abs().max() > 1e-4
+
+
+def test_without_stretch_the_loss_is_the_plain_one_and_draws_are_seeded():
+    model, plain, none_stretched = stretched_batch(p=0.0)
+    assert torch.equal(loss_on(model, none_stretched), loss_on(model, plain))
+    _, _, a = stretched_batch(p=0.5, seed=7)
+    _, _, b = stretched_batch(p=0.5, seed=7)
+    assert torch.equal(a.rotary_frequencies, b.rotary_frequencies)
+    trained = rotary_frequencies(model.cfg.d_head, model.cfg.rotary_base)
+    kept = (a.rotary_frequencies == trained).all(1)
+    assert 0 < int(kept.sum()) < len(kept)  # some mazes stretched, some not (seed 7)
+    sliced = a.mazes(2, 5)
+    assert torch.equal(sliced.rotary_frequencies, a.rotary_frequencies[2:5])
+
+
+def test_stretch_draws_cover_the_range_in_the_stated_proportion():
+    model = tiny()
+    scaling = RotaryScaling(100)
+    batch, _ = training_batch(TRAINED, 1, np.random.default_rng(0), row_tokens=40)
+    batch = batch.mazes(0, 1)
+    trained = rotary_frequencies(model.cfg.d_head, model.cfg.rotary_base)
+    aug = StretchAugmentation(4.0, p=0.25)
+    many = dataclasses.replace(batch, prefix=batch.prefix.expand(4000, -1))  # 4000 draws
+    freqs = aug.apply(many, np.random.default_rng(0), model.cfg, scaling).rotary_frequencies
+    slowest = (trained[-1] / freqs[:, -1]).numpy()  # the stretch itself (slowest: fully slowed)
+    stretched = slowest > 1
+    assert abs(stretched.mean() - 0.25) < 0.03
+    assert slowest.max() <= 4.0 + 1e-5 and np.quantile(slowest[stretched], 0.9) > 3.5
+
+
+def test_stretch_config_is_checked(tmp_path):
+    base = {"model": TINY, "data": {"size": 3}, "steps": 2}
+    for bad, match in [
+        ({"max_stretch": 0.5}, "max_stretch must be >= 1"),
+        ({"max_stretch": 2, "p": 1.5}, "p must be in"),
+        ({"max": 2}, "takes 'max_stretch'"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            TrainConfig(**base, rotary_stretch=bad)
+    with pytest.raises(ValueError, match="needs a rotary model"):
+        TrainConfig(**{**base, "model": {**TINY, "positional": "none"}},
+                    rotary_stretch={"max_stretch": 2})  # fmt: skip
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({**base, "rotary_stretch": {"max_stretch": 2.5}, "eval_size": 4,
+                                "batch_mazes": 2, "warmup_steps": 1}))  # fmt: skip
+    cfg = TrainConfig.from_json(path)
+    trainer = Trainer(cfg, tmp_path / "run")
+    losses = [trainer.train_step() for _ in range(2)]
+    assert all(np.isfinite(losses))

@@ -220,9 +220,13 @@ class Batch:
     query_positions: torch.Tensor  # [r, lq]
     query_mask: torch.Tensor  # [r, 1, lq, lp + lq]
     labels: torch.Tensor  # [r, lq] next-token targets, -100 where no loss
+    rotary_frequencies: torch.Tensor | None = None
+    """[m, d_head/2]: each maze's own rotary frequencies (``length_scaling.stretch_rotary``);
+    None: the model's"""
 
     def _map(self, fn) -> Batch:
-        return Batch(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Batch(**{k: None if v is None else fn(v) for k, v in values.items()})
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         """The same batch with every tensor on ``device``."""
@@ -239,6 +243,7 @@ class Batch:
             self.prefix[start:stop], self.prefix_positions[start:stop],
             self.prefix_mask[start:stop], self.query_prefix[rows] - start, self.queries[rows],
             self.query_positions[rows], self.query_mask[rows], self.labels[rows],
+            None if self.rotary_frequencies is None else self.rotary_frequencies[start:stop],
         )  # fmt: skip
 
 

@@ -20,13 +20,15 @@ not.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from agents.transformer.data import DataConfig
+from agents.transformer.data import Batch, DataConfig
 from agents.transformer.model import GPTConfig, rotary_frequencies
 from maze_env.maze import is_int
 
@@ -49,12 +51,46 @@ class RotaryScaling:
 
     def frequencies(self, cfg: GPTConfig, lengths: Sequence[int]) -> torch.Tensor:
         """Each sequence's rotary frequencies from its prompt's length: (b, d_head/2)."""
+        lengths = torch.tensor(lengths, dtype=torch.float32)
+        return self.stretched(cfg, lengths / self.trained_length)
+
+    def stretched(self, cfg: GPTConfig, stretch: torch.Tensor) -> torch.Tensor:
+        """The frequencies for sequences ``stretch`` (b,) times the trained length (at most 1:
+        the trained frequencies): (b, d_head/2)."""
         trained = rotary_frequencies(cfg.d_head, cfg.rotary_base)
         turns = self.trained_length * trained / (2 * math.pi)
         keep = ((turns - self.alpha) / (self.beta - self.alpha)).clamp(0.0, 1.0)
-        stretch = torch.tensor(lengths, dtype=torch.float32)[:, None] / self.trained_length
+        stretch = stretch.to(torch.float32)[:, None]
         scaled = (1 - keep) * trained / stretch + keep * trained
         return torch.where(stretch > 1, scaled, trained.expand_as(scaled))
+
+
+@dataclass(frozen=True)
+class StretchAugmentation:
+    """Training with the frequencies of longer prompts: each maze of a batch, with probability
+    ``p``, gets the frequencies ``RotaryScaling`` would give a prompt ``s`` times the longest
+    training sequence, ``s`` uniform in ``[1, max_stretch]``, so the model learns to read with
+    the slowed frequencies it decodes longer prompts with (calibration:
+    ``configs/calibration/README.md``)."""
+
+    max_stretch: float
+    p: float = 0.5
+
+    def __post_init__(self):
+        if not self.max_stretch >= 1:
+            raise ValueError(f"rotary_stretch max_stretch must be >= 1, got {self.max_stretch!r}")
+        if not 0 <= self.p <= 1:
+            raise ValueError(f"rotary_stretch p must be in [0, 1], got {self.p!r}")
+
+    def apply(
+        self, batch: Batch, rng: np.random.Generator, cfg: GPTConfig, scaling: RotaryScaling
+    ) -> Batch:
+        """``batch`` with each maze's rotary frequencies drawn (from ``rng``)."""
+        m = batch.prefix.shape[0]
+        stretch = 1 + rng.random(m) * (self.max_stretch - 1)
+        stretch[rng.random(m) >= self.p] = 1.0
+        freqs = scaling.stretched(cfg, torch.from_numpy(stretch))
+        return dataclasses.replace(batch, rotary_frequencies=freqs)
 
 
 def scaling_for(cfg: GPTConfig, data: DataConfig, setting: str = "auto") -> RotaryScaling | None:

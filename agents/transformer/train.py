@@ -43,6 +43,7 @@ from agents.transformer.checkpoint import (
 )
 from agents.transformer.data import Batch, DataConfig, eval_set, randomize_positions, training_batch
 from agents.transformer.evaluate import evaluate
+from agents.transformer.length_scaling import RotaryScaling, StretchAugmentation
 from agents.transformer.model import GPT, GPTConfig
 from agents.transformer.policy import resolve_checkpoint
 from agents.transformer.warm_start import warm_start
@@ -98,8 +99,21 @@ class TrainConfig:
     init_from: str | None = None
     """warm start: a model directory or shipped model name whose weights initialise the run
     (same shape; its vocabulary a prefix of the run's, so max_grid may grow; see warm_start.py)"""
+    rotary_stretch: dict | None = None
+    """{"max_stretch": s, "p": p}: train rotary models with the frequencies of prompts up to s
+    times longer (``length_scaling.StretchAugmentation``); None: the trained frequencies only"""
 
     def __post_init__(self):
+        if self.rotary_stretch is not None:
+            if self.model.get("positional", "rotary") != "rotary":
+                raise ValueError("rotary_stretch needs a rotary model (model.positional 'rotary')")
+            unknown = set(self.rotary_stretch) - {"max_stretch", "p"}
+            if unknown or "max_stretch" not in self.rotary_stretch:
+                raise ValueError(
+                    f"rotary_stretch takes 'max_stretch' (required) and 'p', got "
+                    f"{sorted(self.rotary_stretch)}"
+                )
+            StretchAugmentation(**self.rotary_stretch)  # checks the values
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.compile is not None and not isinstance(self.compile, str):
@@ -163,10 +177,17 @@ def make_optimizer(model: GPT, cfg: TrainConfig) -> torch.optim.AdamW:
 def query_logits(model: GPT, batch) -> torch.Tensor:
     """Run each prefix once, then the query rows against their prefix's KV cache →
     [rows, lq, vocab]."""
-    _, cache = model(batch.prefix, batch.prefix_positions, batch.prefix_mask, return_cache=True)
+    freqs = batch.rotary_frequencies
+    _, cache = model(
+        batch.prefix, batch.prefix_positions, batch.prefix_mask, return_cache=True,
+        rotary_frequencies=freqs,
+    )  # fmt: skip
     owner = batch.query_prefix
     cache = [(k.index_select(0, owner), v.index_select(0, owner)) for k, v in cache]
-    return model(batch.queries, batch.query_positions, batch.query_mask, past=cache)
+    return model(
+        batch.queries, batch.query_positions, batch.query_mask, past=cache,
+        rotary_frequencies=None if freqs is None else freqs.index_select(0, owner),
+    )  # fmt: skip
 
 
 def loss_on(model: GPT, batch) -> torch.Tensor:
@@ -328,6 +349,10 @@ class Trainer:
         self.replaced += replaced
         if self.model.cfg.positional == "randomized":
             batch = randomize_positions(batch, rng, self.model.cfg.max_position)
+        if cfg.rotary_stretch is not None:
+            batch = StretchAugmentation(**cfg.rotary_stretch).apply(
+                batch, rng, self.model.cfg, RotaryScaling(self.data.longest_sequence())
+            )
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(cfg, self.step)
         self.model.train()
