@@ -21,7 +21,7 @@ from agents.transformer.data import (
 )
 from agents.transformer.decode import generate
 from agents.transformer.evaluate import breakdown
-from agents.transformer.model import GPT, GPTConfig
+from agents.transformer.model import GPT, GPTConfig, KVCache
 from agents.transformer.train import (
     TrainConfig,
     Trainer,
@@ -102,6 +102,23 @@ def test_kv_cache_decoding_equals_naive_decoding(temperature):
         use_cache=False,
     )
     assert all(np.array_equal(a, b) for a, b in zip(fast, slow))
+
+
+def test_preallocated_kv_cache_steps_like_a_growing_one_and_keeps_chosen_rows():
+    model = tiny()
+    tokens = torch.from_numpy(np.stack(eval_set(DATA, 3).prompts[:3]))
+    _, grown = model(tokens[:, :-2], return_cache=True)
+    cache = KVCache(grown, tokens.shape[1])
+    for t in (tokens.shape[1] - 2, tokens.shape[1] - 1):  # two one-token steps
+        step = tokens[:, t : t + 1]
+        want, grown = model(step, past=grown, return_cache=True)
+        got, same = model(step, past=cache, return_cache=True)
+        assert same is cache and cache.length == t + 1 and torch.equal(got, want)
+    assert torch.equal(cache.keys[0][:, :, : cache.length], grown[0][0])
+    cache.keep_rows(torch.tensor([2, 0]))
+    assert torch.equal(cache.values[-1][:, :, : cache.length], grown[-1][1][[2, 0]])
+    with pytest.raises(ValueError, match=r"holds \d+ positions"):
+        model(tokens[:2, -1:], past=cache)  # full
 
 
 def test_batched_decoding_drops_finished_rows_and_equals_decoding_each_alone():

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from agents.transformer.length_scaling import RotaryScaling
-from agents.transformer.model import GPT
+from agents.transformer.model import GPT, KVCache
 
 
 def left_pad(
@@ -77,6 +77,7 @@ def generate(
         tokens.to(dev), positions.to(dev), _mask(real, tokens.shape[1]).to(dev), return_cache=True,
         rotary_frequencies=freqs,
     )  # fmt: skip
+    cache = KVCache(cache, tokens.shape[1] + max_new)  # no copy of the past per step
     last = logits[:, -1].cpu()  # [b, vocab]: every row's latest logits (stale once finished)
     for step in range(max_new):
         nxt = _choose(last, temperature, generator)  # all b rows: the sampler's draws stay put
@@ -86,11 +87,11 @@ def generate(
         if bool(done.all()) or step == max_new - 1:
             break
         keep = ~done[live]
-        if not bool(keep.all()):  # drop the rows that just finished from the batch
+        if 4 * int((~keep).sum()) >= len(live):  # drop finished rows once they are a quarter
             live, idx = live[keep], keep.nonzero()[:, 0]
             positions, real, tokens = positions[idx], real[idx], tokens[idx]
             on_dev = idx.to(dev)
-            cache = [(k[on_dev], v[on_dev]) for k, v in cache]
+            cache.keep_rows(on_dev)
             freqs = None if freqs is None else freqs[on_dev]
         positions = torch.cat([positions, positions[:, -1:] + stride], 1)
         real = torch.cat([real, torch.ones(len(live), 1, dtype=torch.bool)], 1)

@@ -129,6 +129,58 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return x * cos + rotated * sin
 
 
+class KVCache:
+    """Preallocated keys and values for decoding: one ``[b, h, capacity, d_head]`` buffer pair
+    per layer holding ``length`` positions.  Passed as ``past``, a call writes its new keys and
+    values after them and attends over views of the buffers, so a decode step never copies the
+    past (a list of ``(k, v)`` grows by ``torch.cat``, one copy of the whole cache per step)."""
+
+    def __init__(self, present: list[tuple[torch.Tensor, torch.Tensor]], capacity: int):
+        b, h, n, dh = present[0][0].shape
+        if capacity < n:
+            raise ValueError(f"capacity {capacity} is below the {n} positions to hold")
+        self.keys = [k.new_empty(b, h, capacity, dh) for k, _ in present]
+        self.values = [v.new_empty(b, h, capacity, dh) for _, v in present]
+        for buf, t in zip(
+            self.keys + self.values, [k for k, _ in present] + [v for _, v in present]
+        ):
+            buf[:, :, :n] = t
+        self.length = n
+
+    def slot(self, layer: int) -> CacheSlot:
+        return CacheSlot(self, layer)
+
+    def advance(self, p: int) -> None:
+        self.length += p
+
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        """Keep only batch rows ``rows`` (the filled positions are copied, not the spare)."""
+        n = self.length
+        for bufs in (self.keys, self.values):
+            for i, buf in enumerate(bufs):
+                kept = buf.new_empty(len(rows), *buf.shape[1:])
+                kept[:, :, :n] = buf[rows, :, :n]
+                bufs[i] = kept
+
+
+@dataclass(frozen=True)
+class CacheSlot:
+    """One layer's view of a ``KVCache`` (what ``Attention`` gets as ``past``)."""
+
+    cache: KVCache
+    layer: int
+
+    def extend(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write ``k``/``v`` [b, h, p, dh] after the held positions → views of all of them."""
+        start, end = self.cache.length, self.cache.length + k.shape[2]
+        keys, values = self.cache.keys[self.layer], self.cache.values[self.layer]
+        if end > keys.shape[2]:
+            raise ValueError(f"the KV cache holds {keys.shape[2]} positions; {end} needed")
+        keys[:, :, start:end] = k
+        values[:, :, start:end] = v
+        return keys[:, :, :end], values[:, :, :end]
+
+
 class LayerNorm(nn.Module):
     """LayerNorm with TransformerLens's hooks: ``hook_scale`` (the standard deviation the
     centred input is divided by) and ``hook_normalized`` (the output, after ``w`` and ``b``)."""
@@ -185,7 +237,9 @@ class Attention(nn.Module):
             cos, sin = rotary
             q = self.hook_rot_q(apply_rotary(q, cos, sin).transpose(1, 2)).transpose(1, 2)
             k = self.hook_rot_k(apply_rotary(k, cos, sin).transpose(1, 2)).transpose(1, 2)
-        if past is not None:
+        if isinstance(past, CacheSlot):
+            k, v = past.extend(k, v)
+        elif past is not None:
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
         present = (k, v)
@@ -248,7 +302,8 @@ class GPT(TLSurface, HookedRootModule):
     ``forward(tokens, positions=None, attn_mask=None, past=None, return_cache=False)``:
     tokens [b, p] int; positions [b, p] (default: past length + arange); attn_mask bool
     [b, q, k] or [b, 1, q, k] (default: causal; True = may attend); past: list of per-layer
-    (k, v) from a previous call with ``return_cache=True`` (KV-cache decoding).
+    (k, v) from a previous call with ``return_cache=True``, or a ``KVCache`` (preallocated;
+    written in place and returned as the cache) for KV-cache decoding.
     Returns logits [b, p, vocab] (and the new cache when ``return_cache``).  ``tokens`` may
     also be a prompt string (or a list of them), read by ``to_tokens``.
     """
@@ -294,7 +349,9 @@ class GPT(TLSurface, HookedRootModule):
         if isinstance(tokens, (str, list)):
             tokens = self.to_tokens(tokens)
         b, p = tokens.shape
-        offset = 0 if past is None else past[0][0].shape[2]
+        offset = (
+            0 if past is None else past.length if isinstance(past, KVCache) else past[0][0].shape[2]
+        )
         if positions is None:
             positions = torch.arange(offset, offset + p, device=tokens.device).expand(b, p)
         if int(positions.max()) >= self.cfg.n_ctx and self.cfg.positional == "learned":
@@ -316,8 +373,12 @@ class GPT(TLSurface, HookedRootModule):
             )
         cache = []
         for i, block in enumerate(self.blocks):
-            x, present = block(x, attn_mask, rotary, None if past is None else past[i])
+            slot = past.slot(i) if isinstance(past, KVCache) else None if past is None else past[i]
+            x, present = block(x, attn_mask, rotary, slot)
             cache.append(present)
+        if isinstance(past, KVCache):
+            past.advance(p)
+            cache = past
         logits = self.ln_final(x) @ self.W_U + self.b_U
         return (logits, cache) if return_cache else logits
 
