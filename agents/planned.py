@@ -16,10 +16,8 @@ from itertools import pairwise
 
 import numpy as np
 
-from maze_env import DIRECTIONS, Coord, Maze, as_generator, parse, vocabulary
+from maze_env import Coord, Maze, Move, as_generator, parse, vocabulary
 from maze_env.tokens import PATH_END, PATH_START
-
-STOP = 4
 
 
 def sequence(obs: Mapping) -> np.ndarray:
@@ -139,8 +137,8 @@ class PlannedAgent:
                 f"{type(self).__name__}.plan must return a path starting at the origin"
             )
         if action_type == "move":
-            moves = [DIRECTIONS.index((b[0] - a[0], b[1] - a[1])) for a, b in pairwise(path)]
-            return _Episode(prompt, np.array([*moves, STOP], np.int64), k)
+            moves = [Move.between(a, b) for a, b in pairwise(path)]
+            return _Episode(prompt, np.array([*moves, Move.STOP], np.int64), k)
         if action_type != "token":
             raise ValueError(f"unknown info['action_type'] {action_type!r}; expected token or move")
         cells = vocab.cell_tokens(scheme, ex.maze.shape)

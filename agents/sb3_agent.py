@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from agents.base import Unsupported
-from agents.planned import STOP, grid_shape, sequence
+from agents.planned import grid_shape, sequence
 from agents.sb3_features import MaskablePPO
 from agents.shipped import MODELS, shipped
 from agents.shipped import resolve as resolve_shipped
-from maze_env import DIRECTIONS, parse, vocabulary
+from maze_env import Move, legal_moves, parse, vocabulary
 from maze_env.tokens import PATH_END
 
 DEFAULT_MODEL = MODELS / "sb3_5x5" / "model.zip"
@@ -122,12 +122,7 @@ class SB3Agent:
             scheme=str(info["scheme"]),
             shape=grid_shape(info),
         )
-        here, visited, open_cells = ex.path[-1], set(ex.path), ex.maze.neighbors(ex.path[-1])
-        mask = np.zeros(5, np.bool_)
-        for d, (dr, dc) in enumerate(DIRECTIONS):
-            step = (here[0] + dr, here[1] + dc)
-            mask[d] = step in open_cells and step not in visited
-        mask[STOP] = here == ex.target or not mask[:STOP].any()
+        here, mask = ex.path[-1], legal_moves(ex.maze, ex.path, ex.target)
         move, _ = self.model.predict(
             self._model_obs(seq, mask), action_masks=mask, deterministic=self.deterministic
         )
@@ -135,10 +130,11 @@ class SB3Agent:
         if str(info["action_type"]) == "move":
             return move
         vocab = vocabulary(int(info["max_grid"]))
-        if move == STOP:
+        if move == Move.STOP:
             return vocab.special[PATH_END]
         rows, cols = ex.maze.shape
-        r, c = here[0] + DIRECTIONS[move][0], here[1] + DIRECTIONS[move][1]
+        dr, dc = Move(move).delta
+        r, c = here[0] + dr, here[1] + dc
         ids = [int(t) for t in vocab.cell_tokens(ex.scheme, (rows, cols))[r * cols + c]]
         self._pending = ids[1:]
         return ids[0]

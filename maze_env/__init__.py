@@ -17,7 +17,7 @@ from maze_env.endpoints import (
 )
 from maze_env.generators import GENERATORS, generate, generate_batch, register_generator
 from maze_env.maze import Coord, Maze, Shape, normalize_shape
-from maze_env.moves import Move
+from maze_env.moves import Move, legal_moves
 from maze_env.tokens import (
     SCHEMES,
     Example,
@@ -47,6 +47,7 @@ __all__ = [
     "encode_batch",
     "generate",
     "generate_batch",
+    "legal_moves",
     "normalize_shape",
     "parse",
     "region_mask",

@@ -1,10 +1,15 @@
-"""``Move``: the action codes of the move envs (``TokenMazeMoves-v0``)."""
+"""``Move``: the action codes of the move envs (``TokenMazeMoves-v0``), and ``legal_moves``,
+their action mask for a walk read back from tokens."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 
+import numpy as np
+
 from maze_env._graph import DIRECTIONS
+from maze_env.maze import Coord, Maze
 
 
 class Move(IntEnum):
@@ -30,3 +35,17 @@ class Move(IntEnum):
         if step not in DIRECTIONS:
             raise ValueError(f"{tuple(b)} is not lattice-adjacent to {tuple(a)}")
         return cls(DIRECTIONS.index(step))
+
+
+def legal_moves(maze: Maze, path: Sequence[Coord], target: Coord) -> np.ndarray:
+    """The move envs' action mask for a walk ``path`` (origin first) on ``maze``: bool (5,) by
+    ``Move``.  A compass move is legal along an open connection to a cell not yet on the path;
+    STOP at the target, or when no move is legal (the env's own rule, as ``action_masks()``)."""
+    here, visited = tuple(path[-1]), {tuple(c) for c in path}
+    open_cells = set(maze.neighbors(here))
+    mask = np.zeros(len(Move), np.bool_)
+    for move, (dr, dc) in zip(Move, DIRECTIONS, strict=False):
+        step = (here[0] + dr, here[1] + dc)
+        mask[move] = step in open_cells and step not in visited
+    mask[Move.STOP] = here == tuple(target) or not mask[: Move.STOP].any()
+    return mask

@@ -81,3 +81,27 @@ def test_env_kernel_and_judge_give_the_same_verdict(
     assert verdict.violations == info["violations"]
     assert set(info["violations"]) == set(VIOLATION_KINDS)
     assert verdict.ended == (emitted[-1:] == ["<PATH_END>"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    generator=st.sampled_from(["rdfs", "rdfs_percolation", "open_field"]),
+    size=st.integers(2, 6),
+    seed=st.integers(0, 2**31),
+)
+def test_legal_moves_read_from_tokens_equal_the_move_env_mask(generator, size, seed):
+    """``legal_moves`` on the maze and path parsed back from the observation gives, at every
+    step of a random legal walk, the mask the numba env computes (``action_masks()``)."""
+    env = gym.make("TokenMazeMoves-v0", size=size, generator=generator)
+    obs, info = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    done = False
+    while not done:
+        u = env.unwrapped
+        seq = obs["tokens"][obs["tokens"] != u.config.vocab.pad_id]
+        ex = maze_env.parse(u.config.vocab.decode(seq), shape=info["shape"])
+        mask = maze_env.legal_moves(ex.maze, ex.path, ex.target)
+        assert np.array_equal(mask, u.action_masks())
+        action = int(rng.choice(np.flatnonzero(mask)))
+        obs, _, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
