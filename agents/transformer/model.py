@@ -136,15 +136,11 @@ class KVCache:
     past (a list of ``(k, v)`` grows by ``torch.cat``, one copy of the whole cache per step)."""
 
     def __init__(self, present: list[tuple[torch.Tensor, torch.Tensor]], capacity: int):
-        b, h, n, dh = present[0][0].shape
+        n = present[0][0].shape[2]
         if capacity < n:
             raise ValueError(f"capacity {capacity} is below the {n} positions to hold")
-        self.keys = [k.new_empty(b, h, capacity, dh) for k, _ in present]
-        self.values = [v.new_empty(b, h, capacity, dh) for _, v in present]
-        for buf, t in zip(
-            self.keys + self.values, [k for k, _ in present] + [v for _, v in present]
-        ):
-            buf[:, :, :n] = t
+        self.keys = [_filled(k, capacity) for k, _ in present]
+        self.values = [_filled(v, capacity) for _, v in present]
         self.length = n
 
     def slot(self, layer: int) -> CacheSlot:
@@ -161,6 +157,13 @@ class KVCache:
                 kept = buf.new_empty(len(rows), *buf.shape[1:])
                 kept[:, :, :n] = buf[rows, :, :n]
                 bufs[i] = kept
+
+
+def _filled(t: torch.Tensor, capacity: int) -> torch.Tensor:
+    """``t`` [b, h, n, dh] at the start of a new [b, h, capacity, dh] buffer."""
+    buf = t.new_empty(t.shape[0], t.shape[1], capacity, t.shape[3])
+    buf[:, :, : t.shape[2]] = t
+    return buf
 
 
 @dataclass(frozen=True)
