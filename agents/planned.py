@@ -16,7 +16,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from maze_env import Coord, Maze, Move, as_generator, parse, vocabulary
+from maze_env import Coord, Maze, Move, as_generator, parse, split_infos, vocabulary
 from maze_env.tokens import PATH_END, PATH_START
 
 
@@ -33,16 +33,6 @@ def grid_shape(info: Mapping) -> tuple[int, int] | None:
         return None
     rows, cols = np.asarray(info["shape"]).reshape(-1)[:2]
     return int(rows), int(cols)
-
-
-def info_item(infos, key: str, i: int):
-    """``infos[key]`` for sub-env ``i`` of a vector env (dict of arrays or list of dicts)."""
-    if isinstance(infos, Mapping):
-        value = infos[key]
-        if (isinstance(value, np.ndarray) and value.ndim > 0) or isinstance(value, list | tuple):
-            return value[i]
-        return value
-    return infos[i][key]
 
 
 def erase_loops(walk: Sequence[Coord]) -> list[Coord]:
@@ -103,10 +93,7 @@ class PlannedAgent:
         tokens = np.asarray(obs_batch["tokens"])
         lengths = np.asarray(obs_batch["length"]).reshape(len(tokens))
         out = np.empty(len(tokens), np.int64)
-        for i in range(len(tokens)):
-            one = infos if isinstance(infos, Mapping) else infos[i]
-            keys = [k for k in ("action_type", "scheme", "max_grid", "shape") if k in one]
-            info = {k: info_item(infos, k, i) for k in keys}
+        for i, info in enumerate(split_infos(infos, range(len(tokens)))):
             out[i] = self._act(i, tokens[i, : lengths[i]], info)
         return out
 

@@ -22,37 +22,16 @@ The single env ignores reset options, and so does this adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 from agents.sb3_features import MaskablePPO  # noqa: F401  (checks that SB3 is installed)
-from maze_env import TokenMazeVectorEnv
+from maze_env import TokenMazeVectorEnv, split_infos
 
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor  # isort: skip
-
-
-def split_infos(infos: Mapping[str, Any], rows: Sequence[int]) -> list[dict[str, Any]]:
-    """Per-env dicts (for sub-envs ``rows``) from a vector env's dict of arrays and ``_key``
-    masks, with the single env's types: Python scalars, one fresh array per row."""
-    rows = np.asarray(rows, np.int64)
-    out: list[dict[str, Any]] = [{} for _ in rows]
-    for key, value in infos.items():
-        if key.startswith("_"):
-            continue
-        if isinstance(value, Mapping):
-            column = split_infos(value, rows)
-        elif value.ndim == 1:
-            column = value[rows].tolist()
-        else:
-            column = list(value[rows])
-        present = infos.get(f"_{key}")
-        for d, i, v in zip(out, rows.tolist(), column, strict=True):
-            if present is None or present[i]:
-                d[key] = v
-    return out
 
 
 class SB3VecEnv(VecEnv):

@@ -9,9 +9,11 @@ already there, so a run killed at any moment (even ``kill -9``) loses nothing.
 Rollouts use ``gym.make("TokenMaze-v0", **condition.env)`` (``TokenMazeMoves-v0`` for an agent
 whose ``action_type`` is ``"move"``; with ``max_grid`` raised to an agent's own ``max_grid`` when
 that is larger, see ``agent_env_kwargs``).  An agent with ``act_batch`` plays up to ``batch``
-episodes in lockstep (one env each, finished envs keep their final observation and their actions are
-ignored); others play episode by episode with ``reset``/``act``.  Per episode the runner records
-the maze, endpoints and the tokens emitted after the prompt; metrics are computed from those alone.
+episodes in lockstep in the native vector env (``gym.make_vec``, autoreset disabled: finished
+episodes keep their final observation and their actions are ignored; sub-env ``i`` seeded ``s``
+plays exactly the single env's episode); others play episode by episode with ``reset``/``act``.
+Per episode the runner records the maze, endpoints and the tokens emitted after the prompt;
+metrics are computed from those alone.
 An agent that cannot play a condition by design (``agents.Unsupported``: a grid beyond its
 ``max_grid``, decided before any episode) gives a cell with ``unsupported`` set and no episodes:
 "n/a", not an error; any other exception is recorded as the cell's ``error``.
@@ -93,10 +95,11 @@ def make_agent(spec: AgentSpec, seed: int):
     return agents.make(spec.name, **spec.kwargs)
 
 
-def _record(index: int, seed: int, env, n_prompt: int, truncated: bool, scheme: str) -> dict:
-    u = env.unwrapped
-    maze, origin, target = u.maze, tuple(map(int, u.origin)), tuple(map(int, u.target))
-    tokens = [str(t) for t in u.tokens[n_prompt:]]
+def _record(index: int, seed: int, episode: dict, n_prompt: int, truncated: bool, scheme: str):
+    """One judged episode from its ``maze`` / ``origin`` / ``target`` / ``tokens`` (strings)."""
+    maze, origin, target = episode["maze"], episode["origin"], episode["target"]
+    origin, target = tuple(map(int, origin)), tuple(map(int, target))
+    tokens = [str(t) for t in episode["tokens"][n_prompt:]]
     return {
         "index": index,
         "seed": seed,
@@ -111,43 +114,29 @@ def _record(index: int, seed: int, env, n_prompt: int, truncated: bool, scheme: 
     }
 
 
-def _stack_infos(infos: list[dict]) -> dict:
-    """List of per-env infos → a vector-env style dict of arrays (keys present in all)."""
-    keys = [k for k in infos[0] if all(k in i for i in infos)]
-    return {k: np.stack([np.asarray(i[k]) for i in infos]) for k in keys}
-
-
-def _rollout_batch(
-    agent, make_env, seeds: list[int], start: int, batch: int, scheme: str
-) -> list[dict]:
+def _rollout_batch(agent, make_vector_env, seeds: list[int], start: int, batch: int, scheme: str):
+    """Waves of up to ``batch`` episodes in one native vector env without autoreset: each wave
+    is played to its slowest episode (finished sub-envs keep their last observation and their
+    actions are ignored)."""
     out = []
-    envs = [make_env() for _ in range(min(batch, len(seeds)))]
-    try:
-        for w in range(0, len(seeds), len(envs)):
-            wave = list(enumerate(seeds[w : w + len(envs)], start + w))
-            envs_w = envs[: len(wave)]
-            obs, infos, prompt = [], [], []
-            for env, (_, s) in zip(envs_w, wave, strict=True):
-                o, i = env.reset(seed=s)
-                obs.append(o), infos.append(i), prompt.append(len(env.unwrapped.tokens))
-            live = [True] * len(wave)
+    for w in range(0, len(seeds), batch):
+        wave = list(enumerate(seeds[w : w + batch], start + w))
+        envs = make_vector_env(len(wave))
+        try:
+            obs, infos = envs.reset(seed=[s for _, s in wave])
+            prompt = obs["length"][:, 0].tolist()
+            live = np.ones(len(wave), np.bool_)
             recs: list[dict | None] = [None] * len(wave)
-            while any(live):
-                batch_obs = {k: np.stack([np.asarray(o[k]) for o in obs]) for k in obs[0]}
-                actions = agent.act_batch(batch_obs, _stack_infos(infos))
-                for j, env in enumerate(envs_w):
-                    if not live[j]:
-                        continue
-                    obs[j], _, term, trunc, infos[j] = env.step(int(actions[j]))
-                    if term or trunc:
-                        live[j] = False
-                        recs[j] = _record(
-                            wave[j][0], wave[j][1], env, prompt[j], trunc and not term, scheme
-                        )
-            out += recs
-    finally:
-        for env in envs:
-            env.close()
+            while live.any():
+                obs, _, term, trunc, infos = envs.step(agent.act_batch(obs, infos))
+                for j in np.flatnonzero(live & (term | trunc)):
+                    live[j] = False
+                    index, seed = wave[j]
+                    truncated = bool(trunc[j] and not term[j])
+                    recs[j] = _record(index, seed, envs.episode(j), prompt[j], truncated, scheme)
+        finally:
+            envs.close()
+        out += recs
     return out
 
 
@@ -162,7 +151,9 @@ def _rollout_each(agent, make_env, seeds: list[int], start: int, scheme: str) ->
             term = trunc = False
             while not (term or trunc):
                 obs, _, term, trunc, info = env.step(agent.act(obs, info))
-            out.append(_record(index, s, env, n_prompt, trunc and not term, scheme))
+            u = env.unwrapped
+            episode = {"maze": u.maze, "origin": u.origin, "target": u.target, "tokens": u.tokens}
+            out.append(_record(index, s, episode, n_prompt, trunc and not term, scheme))
     finally:
         env.close()
     return out
@@ -204,6 +195,7 @@ def describe(agent) -> dict:
 def run_cell(cell: Cell) -> dict:
     """Play a cell's episodes and judge them; agent errors are recorded, not raised."""
     import gymnasium as gym
+    from gymnasium.vector import AutoresetMode
 
     import maze_env  # noqa: F401  (registers the envs)
 
@@ -231,8 +223,13 @@ def run_cell(cell: Cell) -> dict:
         def make_env():
             return gym.make(env_id, **env_kwargs)
 
+        def make_vector_env(n: int):
+            return gym.make_vec(
+                env_id, num_envs=n, autoreset_mode=AutoresetMode.DISABLED, **env_kwargs
+            )
+
         if callable(getattr(agent, "act_batch", None)) and cell.batch > 1:
-            eps = _rollout_batch(agent, make_env, seeds, cell.start, cell.batch, scheme)
+            eps = _rollout_batch(agent, make_vector_env, seeds, cell.start, cell.batch, scheme)
         else:
             eps = _rollout_each(agent, make_env, seeds, cell.start, scheme)
         result.update(episodes=eps, error=None)

@@ -61,7 +61,7 @@ __all__ = [
 
 from maze_env.env import VIOLATION_KINDS, TokenMazeEnv, TokenMazeMovesEnv
 from maze_env.registration import register_envs
-from maze_env.vector import TokenMazeMovesVectorEnv, TokenMazeVectorEnv
+from maze_env.vector import TokenMazeMovesVectorEnv, TokenMazeVectorEnv, split_infos
 
 __all__ += [
     "VIOLATION_KINDS",
@@ -70,5 +70,6 @@ __all__ += [
     "TokenMazeMovesVectorEnv",
     "TokenMazeVectorEnv",
     "register_envs",
+    "split_infos",
 ]
 register_envs()

@@ -10,6 +10,11 @@ last observation as usual; on the *next* ``step`` the action for ``i`` is ignore
 new episode and returns its first observation with reward 0, ``terminated = truncated = False``
 and the reset's info (no ``success``).  So a training loop must not store the transition of the
 step that follows a ``done`` (Gymnasium issue #1265; https://farama.org/Vector-Autoreset-Mode).
+``autoreset_mode=AutoresetMode.DISABLED`` never resets on its own: a finished sub-env keeps its
+last observation, ignores its actions (reward 0, ``terminated`` / ``truncated`` stay as they
+ended) until ``reset(options={"reset_mask": m})`` starts it again, so a batch of episodes can be
+played to the end of the slowest one (``episode(i)`` reads each back, as a single env's
+``maze`` / ``origin`` / ``target`` / ``tokens``).
 
 Seeding matches ``SyncVectorEnv``: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (or takes
 a list of seeds), and each sub-env keeps its own key stream (started from
@@ -21,6 +26,7 @@ sub-env ``i`` produces exactly the transitions of ``gym.make(id)`` reset with th
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,6 +45,7 @@ class TokenMazeVectorEnv(VectorEnv):
     Takes ``num_envs`` plus every ``TokenMazeEnv`` kwarg.  ``render_mode`` ``"rgb_array"`` or
     ``"ansi"`` renders every sub-env (a tuple, like ``SyncVectorEnv``).
     ``action_masks()`` returns the (num_envs, n_actions) bool legal-action matrix.
+    ``autoreset_mode``: ``NEXT_STEP`` (default) or ``DISABLED`` (see the module docstring).
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -53,6 +60,7 @@ class TokenMazeVectorEnv(VectorEnv):
         num_envs: int = 1,
         config: EnvConfig | None = None,
         render_mode: str | None = None,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
         **kwargs,
     ):
         if (
@@ -63,6 +71,7 @@ class TokenMazeVectorEnv(VectorEnv):
             raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
         self.config = make_config(self.action_type, config, **kwargs)
         check_render_mode(render_mode, self.metadata["render_modes"])
+        self.metadata = {**self.metadata, "autoreset_mode": _autoreset_mode(autoreset_mode)}
         self.num_envs = int(num_envs)
         self.render_mode = render_mode
         self.single_observation_space = self.config.observation_space()
@@ -147,7 +156,9 @@ class TokenMazeVectorEnv(VectorEnv):
                 f"actions must lie in [0, {self.single_action_space.n}), got {int(actions[bad])} "
                 f"for sub-env {bad}"
             )
-        if restart.any():
+        if self.metadata["autoreset_mode"] == AutoresetMode.DISABLED:
+            ep.rewards[restart] = 0.0  # finished and not reset: it stays as it ended
+        elif restart.any():
             idx = np.flatnonzero(restart)
             ep.reset(idx)  # also zeroes their rewards, terminated and truncated
         ended = ep.terminated | ep.truncated
@@ -162,6 +173,19 @@ class TokenMazeVectorEnv(VectorEnv):
 
     def action_masks(self) -> np.ndarray:
         return self._episodes.mask.copy()
+
+    def episode(self, i: int) -> dict[str, Any]:
+        """Sub-env ``i``'s episode so far, as a single env's properties give it: ``maze``,
+        ``origin``, ``target``, ``path`` (cells visited, origin first), ``violations`` and
+        ``tokens`` (the whole sequence, prompt first, as strings)."""
+        if not is_int(i) or not 0 <= i < self.num_envs:
+            raise IndexError(f"episode(i): i must be an int in [0, {self.num_envs}), got {i!r}")
+        if not self._ready:
+            raise RuntimeError("call reset() before episode()")
+        ep = self._episodes
+        view = ep.frame_data(int(i))
+        del view["bad"]
+        return {**view, "tokens": ep.token_strings(int(i))}
 
     def render(self):
         from maze_env import render
@@ -181,6 +205,43 @@ class TokenMazeMovesVectorEnv(TokenMazeVectorEnv):
     """``num_envs`` move-action mazes (``TokenMazeMovesEnv``) stepped as one batch."""
 
     action_type: ClassVar[str] = "move"
+
+
+def split_infos(infos: Mapping[str, Any] | Sequence[dict], rows: Sequence[int]) -> list[dict]:
+    """Per-env info dicts for sub-envs ``rows`` from a vector env's infos (one array per key
+    and ``_key`` presence masks, nested for ``violations``), with the single env's types: Python
+    scalars, one fresh array per row (a scalar or 0-d value is every env's).  A list of per-env
+    dicts is indexed as it is."""
+    if not isinstance(infos, Mapping):
+        return [infos[i] for i in rows]
+    rows = np.asarray(rows, np.int64)
+    out: list[dict[str, Any]] = [{} for _ in rows]
+    for key, value in infos.items():
+        if key.startswith("_"):
+            continue
+        if isinstance(value, Mapping):
+            column = split_infos(value, rows)
+        elif isinstance(value, list | tuple):
+            column = [value[i] for i in rows.tolist()]
+        elif not isinstance(value, np.ndarray) or value.ndim == 0:  # one value for every env
+            column = [value] * len(rows)
+        elif value.ndim == 1:
+            column = value[rows].tolist()
+        else:
+            column = list(value[rows])
+        present = infos.get(f"_{key}")
+        for d, i, v in zip(out, rows.tolist(), column, strict=True):
+            if present is None or present[i]:
+                d[key] = v
+    return out
+
+
+def _autoreset_mode(mode) -> AutoresetMode:
+    allowed = (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED)
+    for choice in allowed:
+        if mode == choice or mode == choice.value:
+            return choice
+    raise ValueError(f"autoreset_mode must be one of {[m.value for m in allowed]}, got {mode!r}")
 
 
 def _masked(infos: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:

@@ -82,6 +82,47 @@ def test_next_step_autoreset():
     assert truncated.tolist() == [False, True]  # sub-env 1: exactly max_steps actions
 
 
+@pytest.mark.parametrize(("env_id", "kwargs"), CASES, ids=CASE_IDS)
+def test_disabled_autoreset_holds_finished_episodes_like_single_envs(env_id, kwargs):
+    """Without autoreset a finished sub-env keeps its last step (actions ignored, reward 0) until
+    a masked reset; every step, ``episode(i)`` and ``split_infos`` equal single envs played with
+    the same seeds and actions."""
+    n = 3
+    venv = gym.make_vec(env_id, num_envs=n, autoreset_mode="Disabled", max_steps=10, **kwargs)
+    assert venv.metadata["autoreset_mode"] == AutoresetMode.DISABLED
+    singles = [gym.make(env_id, max_steps=10, **kwargs).unwrapped for _ in range(n)]
+    pick = vector_actions(venv, 3, 0)
+    obs, info = venv.reset(seed=[21, 22, 23])
+    last = [env.reset(seed=s)[0] for env, s in zip(singles, [21, 22, 23], strict=True)]
+    done = np.zeros(n, np.bool_)
+    for t in range(40):
+        actions = pick(info)
+        obs, reward, term, trunc, info = venv.step(actions)
+        rows = maze_env.split_infos(info, range(n))
+        for i, env in enumerate(singles):
+            if done[i]:  # held: the last step's outcome, no reward, the same tokens
+                assert reward[i] == 0.0 and (term[i] or trunc[i])
+            else:
+                last[i], r, te, tr, inf = env.step(int(actions[i]))
+                assert (r, te, tr) == (reward[i], term[i], trunc[i]), (t, i)
+                assert_equal(inf, rows[i], f"step {t} sub-env {i} info")
+            assert_equal({k: v[i] for k, v in obs.items()}, last[i], f"step {t} sub-env {i} obs")
+            view = venv.episode(i)
+            assert (view["maze"], view["origin"], view["target"]) == (
+                env.maze, env.origin, env.target
+            )  # fmt: skip
+            assert view["path"] == env.path and view["tokens"] == env.tokens
+            assert view["violations"] == env.violations
+        done |= term | trunc
+        if t == 20 and done.any():  # restart the finished ones with new seeds
+            seeds = [100 + i if d else None for i, d in enumerate(done)]
+            obs, info = venv.reset(seed=seeds, options={"reset_mask": done.copy()})
+            for i in np.flatnonzero(done):
+                last[i] = singles[i].reset(seed=100 + int(i))[0]
+            done[:] = False
+    assert maze_env.split_infos([{"a": 1}, {"a": 2}], [1]) == [{"a": 2}]
+
+
 def test_vector_checks_inputs():
     with pytest.raises(ValueError, match="num_envs"):
         TokenMazeVectorEnv(num_envs=0)
@@ -96,6 +137,10 @@ def test_vector_checks_inputs():
     with pytest.raises(ValueError, match="seed"):
         venv.reset(seed=[1, 2, 3])
     assert venv.action_masks().shape == (2, 5)
+    with pytest.raises(IndexError, match=r"\[0, 2\)"):
+        venv.episode(2)
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        TokenMazeVectorEnv(num_envs=2, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def test_vector_render_modes():

@@ -19,6 +19,7 @@ from agents.transformer.data import DataConfig
 from agents.transformer.decode import generate
 from agents.transformer.length_scaling import scaling_for
 from agents.transformer.shipped import MODELS, SHIPPED, resolve_checkpoint, shipped_models
+from maze_env import split_infos
 from maze_env.tokens import PATH_END, PATH_START, vocabulary
 
 __all__ = ["MODELS", "SHIPPED", "TransformerAgent", "resolve_checkpoint", "shipped_models"]
@@ -114,8 +115,8 @@ class TransformerAgent:
         """Actions for a vector env; fresh episodes (prompt just ended) are decoded together."""
         n = len(np.asarray(obs_batch["length"]))
         rows = [
-            self._check_obs({k: v[i] for k, v in obs_batch.items()}, _info_at(infos, i))
-            for i in range(n)
+            self._check_obs({k: v[i] for k, v in obs_batch.items()}, info)
+            for i, info in enumerate(split_infos(infos, range(n)))
         ]
         width = 2 if self.scheme == "coords" else 1
         path_start = self.vocab.special[PATH_START]
@@ -144,13 +145,4 @@ def training_distribution(data: DataConfig) -> dict:
         "canvas": data.canvas,
         "max_grid": data.max_grid,
         "endpoints": dict(data.endpoints),
-    }
-
-
-def _info_at(infos, i: int) -> dict:
-    """The i-th env's info from a vector env's dict-of-arrays infos (or a list of dicts)."""
-    if isinstance(infos, (list, tuple)):
-        return infos[i]
-    return {
-        k: v[i] for k, v in infos.items() if not k.startswith("_") and hasattr(v, "__getitem__")
     }
