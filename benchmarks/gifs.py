@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.metrics import walk
-from maze_env import Maze
+from maze_env import EnvConfig, Maze
 from maze_env.files import write_file
+from maze_env.judge import walk
 
 MIN_CELLS = 3  # a walk of fewer cells shows nothing worth a GIF
 MAX_FRAMES = 40  # a longer walk advances several moves per frame
@@ -156,7 +156,7 @@ def write_failure_gifs(
         import PIL  # noqa: F401
     except ImportError:
         return []
-    schemes = {c["name"]: c["env"].get("scheme", "aotp") for c in results["conditions"]}
+    schemes = {c["name"]: EnvConfig.from_dict(c["env"]).scheme for c in results["conditions"]}
     files = []
     for agent, picks in pick_failures(cells, per_agent).items():
         for cell, e in picks:

@@ -1,7 +1,7 @@
 """Aggregation of per-episode metrics into 95% confidence intervals.
 
-The per-episode judge lives in ``maze_env.judge`` (re-exported here: ``score``, ``walk``,
-``EpisodeMetrics``, ...; its docstring defines every metric).  ``aggregate`` turns a list of
+The per-episode judge is ``maze_env.judge`` (``score``, ``walk``, ``EpisodeMetrics``; its
+docstring defines every metric); this module only aggregates.  ``aggregate`` turns a list of
 episodes into 95% confidence intervals: Wilson intervals for the rates (fork accuracy pools every
 fork of every episode), seeded percentile bootstrap for means.
 """
@@ -13,28 +13,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from maze_env.judge import (
-    VIOLATION_KINDS,
-    EpisodeMetrics,
-    Walk,
-    closest_shortest_path,
-    score,
-    walk,
-)
+from maze_env.judge import VIOLATION_KINDS, EpisodeMetrics
 
 __all__ = [
     "AGGREGATE_METRICS",
     "MEAN_METRICS",
     "RATE_METRICS",
-    "VIOLATION_KINDS",
-    "EpisodeMetrics",
-    "Walk",
     "aggregate",
     "bootstrap_difference",
     "bootstrap_mean",
-    "closest_shortest_path",
-    "score",
-    "walk",
     "wilson",
 ]
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+import maze_env
+
 AXES = {
     "size": "maze size (rows)",
     "p": "percolation p",
@@ -33,25 +35,27 @@ Sweep = tuple[str, list[tuple[object, str]]]  # (title, [(axis value, condition 
 
 
 def _split(env: dict, axis: str):
-    """(axis value, the rest of the env), or None if ``env`` has no value on ``axis``."""
-    env = dict(env)
-    gk = dict(env.get("generator_kwargs") or {})
+    """(axis value, the rest of the env as the suite wrote it), or None if ``env`` has no value
+    on ``axis``; values the suite left out are the ``EnvConfig`` defaults."""
+    cfg, rest = maze_env.EnvConfig.from_dict(env), dict(env)
     if axis == "size":
-        size = env.pop("size", 6)
-        value = size if isinstance(size, int) else size[0]
+        rest.pop("size", None)
+        value = cfg.size[0]
     elif axis in ("p", "obstacles"):
+        gk = dict(cfg.generator_kwargs)
         if axis not in gk:
             return None
         value = gk.pop(axis)
-        env["generator_kwargs"] = gk
+        rest["generator_kwargs"] = gk
     elif axis == "generator":
-        value = (env.pop("generator", "rdfs"), tuple(sorted(gk.items())))
-        env.pop("generator_kwargs", None)
+        value = (cfg.generator, tuple(sorted(cfg.generator_kwargs.items())))
+        rest.pop("generator", None)
+        rest.pop("generator_kwargs", None)
     else:  # target_region
         ends = dict(env.get("endpoints") or {})
         value = str(ends.pop("target_region", None) or "anywhere")
-        env["endpoints"] = ends
-    return value, env
+        rest["endpoints"] = ends
+    return value, rest
 
 
 def _label(axis: str, value) -> str:
@@ -100,14 +104,11 @@ def in_training(env: dict, training: dict | None) -> bool | None:
     counts as inside."""
     if not training:
         return None
-    import maze_env
-
-    size = env.get("size", 6)
-    shape = [size, size] if isinstance(size, int) else list(size)
+    cfg = maze_env.EnvConfig.from_dict(env)
+    shape = list(cfg.size)
     if shape not in [list(s) for s in training["sizes"]]:
         return False
-    gk = dict(env.get("generator_kwargs") or {})
-    gen = env.get("generator", "rdfs")
+    gk, gen = dict(cfg.generator_kwargs), cfg.generator
     if gen == "rdfs_percolation" and gk.get("p") == 0:
         gen, gk = "rdfs", {}
     if {"name": gen, "kwargs": gk} not in training["generators"]:

@@ -34,9 +34,9 @@ import numpy as np
 
 from agents import Unsupported
 from benchmarks.executor import Executor, ProcessExecutor
-from benchmarks.metrics import score
 from benchmarks.suites import AgentSpec, Condition, Suite, episode_seed
 from maze_env.files import write_text
+from maze_env.judge import score
 
 AGENT_SPAWN_KEY = 0x4147454E  # "AGEN": agent seeds, disjoint from the episode seeds
 ENV_IDS = {"token": "TokenMaze-v0", "move": "TokenMazeMoves-v0"}
@@ -216,7 +216,7 @@ def run_cell(cell: Cell) -> dict:
         agent = make_agent(cell.agent, int(ss.generate_state(1, np.uint64)[0]))
         result["agent_info"] = describe(agent)
         env_id = ENV_IDS[getattr(agent, "action_type", "token")]
-        scheme = cond.env.get("scheme", "aotp")
+        scheme = cond.config.scheme
 
         env_kwargs = agent_env_kwargs(cond.env, getattr(agent, "max_grid", None))
 

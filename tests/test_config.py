@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import maze_env
-from benchmarks.suites import ENV_KEYS
+from benchmarks.suites import Condition
 from maze_env import EnvConfig, Move
 
 configs = st.builds(
@@ -103,8 +103,10 @@ def test_registered_kwargs_that_disagree_with_config_are_refused():
     assert vec.single_observation_space["tokens"].shape == (cfg.obs_length("move"),)
 
 
-def test_suite_env_keys_are_the_env_config_fields():
-    assert set(ENV_KEYS) == {f.name for f in dataclasses.fields(EnvConfig)}
+def test_a_suite_condition_holds_its_env_config():
+    cond = Condition("c", {"size": 4, "generator": "wilson"}, episodes=1, seed=0)
+    assert cond.config == EnvConfig(size=4, generator="wilson")
+    assert cond.config.max_grid == 4 and cond.config.scheme == "aotp"
 
 
 def test_move_codes_drive_the_move_env():

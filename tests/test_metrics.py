@@ -11,15 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.metrics import (
-    aggregate,
-    bootstrap_mean,
-    closest_shortest_path,
-    score,
-    walk,
-    wilson,
-)
+from benchmarks.metrics import aggregate, bootstrap_mean, wilson
 from maze_env import Maze, generate
+from maze_env.judge import closest_shortest_path, score, walk
 
 END = "<PATH_END>"
 

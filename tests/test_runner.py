@@ -20,10 +20,11 @@ import agents
 import maze_env
 from benchmarks.__main__ import cmd_speed, main
 from benchmarks.executor import ProcessExecutor
-from benchmarks.metrics import AGGREGATE_METRICS, score
+from benchmarks.metrics import AGGREGATE_METRICS
 from benchmarks.report import SchemaError, assemble, validate
 from benchmarks.runner import agent_env_kwargs, plan_cells, run_cell, run_cells
 from benchmarks.suites import AgentSpec, load_suite
+from maze_env.judge import score
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = """
@@ -237,7 +238,7 @@ def test_cli_errors_name_the_problem(tmp_path):
         main(["run", "--suite", "quick", "--agents", "oracle,nope", "--out", str(tmp_path / "x")])
     bad = tmp_path / "bad.toml"
     bad.write_text(TINY.replace("size = 3", "sise = 3"))
-    with pytest.raises(SystemExit, match=r"bad\.toml.*unknown key 'sise'"):
+    with pytest.raises(SystemExit, match=r"bad\.toml.*unknown EnvConfig field\(s\) \['sise'\]"):
         main(["run", "--suite", str(bad), "--agents", "oracle", "--out", str(tmp_path / "y")])
     with pytest.raises(SystemExit, match="unknown suite 'nope'"):
         main(["run", "--suite", "nope", "--out", str(tmp_path / "z")])

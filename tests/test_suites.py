@@ -66,7 +66,7 @@ def test_user_suite_and_defaults(tmp_path):
     ("text", "needle"),
     [
         (TINY + "sise = 3\n", "unknown key 'sise'"),
-        (TINY.replace("size = 3", "sise = 3"), "unknown key 'sise'"),
+        (TINY.replace("size = 3", "sise = 3"), "unknown EnvConfig field(s) ['sise']; known: ["),
         (
             TINY + '[[conditions]]\nname = "b"\nenv = { generator = "nope" }\n',
             "unknown generator 'nope'",
