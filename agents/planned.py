@@ -16,7 +16,16 @@ from itertools import pairwise
 
 import numpy as np
 
-from maze_env import Coord, Maze, Move, as_generator, parse, split_infos, vocabulary
+from maze_env import (
+    Coord,
+    Maze,
+    Move,
+    as_generator,
+    parse,
+    split_infos,
+    tokens_per_cell,
+    vocabulary,
+)
 from maze_env.tokens import PATH_END, PATH_START
 
 
@@ -115,7 +124,7 @@ class PlannedAgent:
         starts = np.flatnonzero(seq == vocab.special[PATH_START])
         if len(starts) == 0:
             raise ValueError("the observation holds no <PATH_START> token: not a TokenMaze prompt")
-        k = 2 if scheme == "coords" else 1
+        k = tokens_per_cell(scheme)
         prompt = np.array(seq[: starts[0] + 1 + k])
         ex = parse(vocab.decode(prompt), scheme=scheme, shape=grid_shape(info))
         path = self.plan(ex.maze, ex.origin, ex.target, self.rng)

@@ -26,6 +26,7 @@ from maze_env.tokens import (
     encode_batch,
     parse,
     tokenize,
+    tokens_per_cell,
     vocabulary,
 )
 
@@ -56,6 +57,7 @@ __all__ = [
     "sample_endpoints_batch",
     "solve_batch",
     "tokenize",
+    "tokens_per_cell",
     "vocabulary",
 ]
 

@@ -24,7 +24,7 @@ import numpy as np
 from maze_env.endpoints import EndpointSpec
 from maze_env.generators import GENERATORS, generate_batch
 from maze_env.maze import Shape, is_int, normalize_shape
-from maze_env.tokens import SCHEMES, Vocabulary, vocabulary
+from maze_env.tokens import SCHEMES, Vocabulary, tokens_per_cell, vocabulary
 
 ACTION_TYPES = ("token", "move")
 INVALID_ACTIONS = ("record", "terminate")
@@ -157,7 +157,7 @@ class EnvConfig:
 
     @property
     def tokens_per_cell(self) -> int:
-        return 2 if self.scheme == "coords" else 1
+        return tokens_per_cell(self.scheme)
 
     def steps_limit(self, action_type: str = "token") -> int:
         """``max_steps``, or the default for ``action_type``: 2 × tokens per move × cells."""
@@ -168,18 +168,24 @@ class EnvConfig:
         per_move = self.tokens_per_cell if action_type == "token" else 1
         return 2 * per_move * self.size[0] * self.size[1]
 
-    def obs_length(self, action_type: str = "token") -> int:
-        """Observation width: the longest prompt this config can make, the origin, then every
-        step.  The prompt lists at most every lattice edge of the grid, and an acyclic
-        generator's maze (a tree or forest) at most cells - 1 open ones."""
+    def longest_prompt(self) -> int:
+        """Tokens in the longest prompt this config can make, through ``<PATH_START>``: the
+        adjacency list names at most every lattice edge of the grid (an acyclic generator's
+        maze, a tree or forest, at most cells - 1 open ones), then origin and target."""
         rows, cols = self.grid
         k = self.tokens_per_cell
         max_edges = rows * (cols - 1) + cols * (rows - 1)
         if GENERATORS[self.generator].acyclic and self.scheme != "walls":
             max_edges = min(max_edges, self.size[0] * self.size[1] - 1)
-        prompt = 2 + max_edges * (2 * k + 2) + 2 * (k + 2) + 1
-        per_step = k if action_type == "move" else 1
-        return prompt + k + self.steps_limit(action_type) * per_step
+        return 2 + max_edges * (2 * k + 2) + 2 * (k + 2) + 1
+
+    def obs_length(self, action_type: str = "token") -> int:
+        """Observation width: the longest prompt this config can make, the origin, then every
+        step."""
+        per_step = self.tokens_per_cell if action_type == "move" else 1
+        return (
+            self.longest_prompt() + self.tokens_per_cell + self.steps_limit(action_type) * per_step
+        )
 
     def cell_tokens(self) -> np.ndarray:
         """Per flat cell of ``grid``, the token ids that spell it: (cells, tokens_per_cell)."""

@@ -64,6 +64,11 @@ def check_scheme(scheme: str) -> str:
     return scheme
 
 
+def tokens_per_cell(scheme: str) -> int:
+    """How many tokens spell one cell: 2 in ``coords`` (row, column), else 1."""
+    return 2 if check_scheme(scheme) == "coords" else 1
+
+
 MAX_GRID = 255  # the largest vocabulary whose ids fit the env's uint16 observations
 
 

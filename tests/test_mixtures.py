@@ -68,6 +68,27 @@ def test_mixture_config_errors_name_the_problem():
         DataConfig(sizes=[{"size": 3, "weight": 0}], max_grid=3)
     with pytest.raises(ValueError, match=r"data\.sizes entry"):
         DataConfig(sizes=[{"size": 3, "kwargs": {"p": 0.1}}], max_grid=3)  # kwargs: generators
+    with pytest.raises(ValueError, match=r"data\.max_grid must be an int >= 6"):
+        DataConfig(sizes=[3, 6], canvas=6, max_grid=4)
+    with pytest.raises(ValueError, match=r"data\.generator='nope'"):
+        DataConfig(generator="nope")
+    with pytest.raises(ValueError, match=r"data\.endpoints"):
+        DataConfig(endpoints={"min_distance": 3, "max_distance": 2})
+
+
+def test_data_components_are_env_configs_and_bound_every_sequence():
+    """Each mixture component is the EnvConfig an env plays; no training or held-out sequence
+    is longer than ``longest_sequence`` (the length rotary scaling is fitted to)."""
+    configs = MIX.env_configs
+    assert [(c.size, c.generator, c.canvas, c.max_grid) for c in configs] == [
+        (shape, gen, (8, 8), 8) for shape in [(3, 3), (5, 5)] for gen in ["rdfs", "open_field"]
+    ]
+    env = maze_env.TokenMazeEnv(config=configs[1])
+    assert env.observation_space["tokens"].shape == (configs[1].obs_length(),)
+    longest = MIX.longest_sequence()
+    for seed in range(3):
+        batch, _ = training_batch(MIX, 16, np.random.default_rng(seed))
+        assert int(batch.query_positions.max()) + 1 <= longest  # positions restart per query
 
 
 def test_small_maze_at_random_offset_tokenizes_inside_the_canvas_vocabulary():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -55,6 +56,8 @@ class DataConfig:
     replace ``size`` / ``generator`` when given: each maze draws one (size, generator) pair with
     probability proportional to the product of their weights.  Mazes of several sizes need a
     ``canvas`` that holds the largest (``offset="random"`` places each maze anywhere in it).
+    Each component is a ``maze_env.EnvConfig`` (``env_configs``), which validates the fields
+    and answers the vocabulary's sequence lengths, so data and env agree by construction.
     """
 
     size: int | tuple[int, int] = 6
@@ -70,21 +73,13 @@ class DataConfig:
     generators: list | None = None
 
     def __post_init__(self):
-        if self.scheme not in maze_env.SCHEMES:
-            raise ValueError(f"data.scheme must be one of {maze_env.SCHEMES}, got {self.scheme!r}")
-        sources = self.sources()
-        shapes = {s.shape for s in sources}
+        shapes = {s.shape for s in self.sources()}
         if len(shapes) > 1 and self.canvas is None:
             raise ValueError(
                 f"data.sizes mixes shapes {sorted(shapes)}: give data.canvas (at least "
                 f"{max(max(s) for s in shapes)}) so every maze shares one grid"
             )
-        side = self.canvas if self.canvas is not None else max(max(s) for s in shapes)
-        if side > self.max_grid:
-            raise ValueError(
-                f"data.max_grid={self.max_grid} is smaller than the grid ({side}): the "
-                "vocabulary must name every cell"
-            )
+        _ = self.env_configs  # every component validated as the env validates it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -113,6 +108,23 @@ class DataConfig:
             for (name, kwargs), wg in gens
         ]
 
+    @cached_property
+    def env_configs(self) -> tuple[maze_env.EnvConfig, ...]:
+        """Each mixture component (``sources()`` order) as the env's ``EnvConfig``: the episodes
+        ``gym.make("TokenMaze-v0", config=c)`` plays are these mazes.  Errors name the field."""
+        out = []
+        for src in self.sources():
+            try:
+                out.append(maze_env.EnvConfig(
+                    size=src.shape, generator=src.generator,
+                    generator_kwargs=src.generator_kwargs, endpoints=dict(self.endpoints),
+                    scheme=self.scheme, max_grid=self.max_grid, canvas=self.canvas,
+                    offset=self.offset,
+                ))  # fmt: skip
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"data.{err}") from None
+        return tuple(out)
+
     @property
     def vocab(self) -> maze_env.Vocabulary:
         return maze_env.vocabulary(self.max_grid)
@@ -127,24 +139,20 @@ class DataConfig:
 
     @property
     def endpoint_spec(self) -> maze_env.EndpointSpec:
-        return maze_env.EndpointSpec(**self.endpoints)
+        return self.env_configs[0].endpoints
 
-    def cell_width(self) -> int:
-        return 2 if self.scheme == "coords" else 1
+    @property
+    def tokens_per_cell(self) -> int:
+        return maze_env.tokens_per_cell(self.scheme)
 
     def longest_sequence(self) -> int:
-        """Tokens in the longest prompt + path these mazes can make: every lattice edge of the
-        grid listed (an acyclic generator's maze: cells - 1), a path through every cell."""
-        k, grid = self.cell_width(), self.canvas
-        longest = 0
-        for src in self.sources():
-            rows, cols = maze_env.normalize_shape(grid or src.shape)
-            edges = rows * (cols - 1) + cols * (rows - 1)
-            cells = src.shape[0] * src.shape[1]
-            if maze_env.GENERATORS[src.generator].acyclic and self.scheme != "walls":
-                edges = min(edges, cells - 1)
-            longest = max(longest, 8 + 2 * k + edges * (2 * k + 2) + cells * k + 1)
-        return longest
+        """Tokens in the longest prompt + path these mazes can make: the env's longest prompt
+        (``EnvConfig.longest_prompt``), a path through every cell, ``<PATH_END>`` and one token
+        of slack (the length every shipped model's rotary scaling was fitted with)."""
+        return max(
+            c.longest_prompt() + self.tokens_per_cell * c.size[0] * c.size[1] + 2
+            for c in self.env_configs
+        )
 
 
 @dataclass
@@ -352,7 +360,7 @@ def path_offset(cfg: DataConfig) -> int:
 
     A query is ORIGIN_START o ORIGIN_END TARGET_START t TARGET_END PATH_START path... PATH_END.
     """
-    return 5 + 2 * cfg.cell_width()
+    return 5 + 2 * cfg.tokens_per_cell
 
 
 def training_problems(
@@ -417,7 +425,7 @@ def eval_set(cfg: DataConfig, n: int, seed: int = 0) -> EvalSet:
     cols = probs.conns.shape[3]
     flat_origin = probs.origins[:, 0] * cols + probs.origins[:, 1]
     prompts = [np.concatenate([ids[i, : lengths[i]], origin_ids[flat_origin[i]]]) for i in range(n)]
-    assert all(p[-1 - cfg.cell_width()] == cfg.vocab.special[PATH_START] for p in prompts)
+    assert all(p[-1 - cfg.tokens_per_cell] == cfg.vocab.special[PATH_START] for p in prompts)
     hashes = {m.canonical_hash() for m in probs.mazes()}
     return EvalSet(probs, prompts, hashes)
 

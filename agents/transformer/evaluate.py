@@ -29,7 +29,7 @@ def evaluate(
     what went wrong: ``breakdown``)."""
     vocab = data.vocab
     probs = held_out.problems
-    max_new = (probs.conns.shape[2] * probs.conns.shape[3] + 1) * data.cell_width()
+    max_new = (probs.conns.shape[2] * probs.conns.shape[3] + 1) * data.tokens_per_cell
     scores = []
     for start in range(0, len(held_out.prompts), batch_size):
         chunk = held_out.prompts[start : start + batch_size]

@@ -19,7 +19,7 @@ from agents.transformer.data import DataConfig
 from agents.transformer.decode import generate
 from agents.transformer.length_scaling import scaling_for
 from agents.transformer.shipped import MODELS, SHIPPED, resolve_checkpoint, shipped_models
-from maze_env import split_infos
+from maze_env import split_infos, tokens_per_cell
 from maze_env.tokens import PATH_END, PATH_START, vocabulary
 
 __all__ = ["MODELS", "SHIPPED", "TransformerAgent", "resolve_checkpoint", "shipped_models"]
@@ -88,7 +88,7 @@ class TransformerAgent:
 
     def solve(self, prompts: list[np.ndarray]) -> list[np.ndarray]:
         """Continue token-id prompts until ``<PATH_END>`` (or the step limit), batched."""
-        width = 2 if self.scheme == "coords" else 1
+        width = tokens_per_cell(self.scheme)
         limit = self.max_new or 2 * self.vocab.max_grid**2 * width  # the env's default max_steps
         return generate(self.model, prompts, self.vocab.special[PATH_END], limit, self.vocab.pad_id,
                         self.temperature, self.generator, scaling=self.scaling)  # fmt: skip
@@ -118,7 +118,7 @@ class TransformerAgent:
             self._check_obs({k: v[i] for k, v in obs_batch.items()}, info)
             for i, info in enumerate(split_infos(infos, range(n)))
         ]
-        width = 2 if self.scheme == "coords" else 1
+        width = tokens_per_cell(self.scheme)
         path_start = self.vocab.special[PATH_START]
         fresh = [
             i for i, ids in enumerate(rows) if len(ids) > width and ids[-1 - width] == path_start
