@@ -1,7 +1,7 @@
 """The Gymnasium environments: ``TokenMazeEnv`` (token actions) and ``TokenMazeMovesEnv`` (moves).
 
-Both are a size-1 batch of ``maze_env._core.Episodes``, the same state and kernels that the native
-vector env (``maze_env.vector``) steps, so single and vector envs cannot drift apart.
+Both are a size-1 batch of ``maze_env._episodes.Episodes``, the same state and kernels that the
+native vector env (``maze_env.vector``) steps, so single and vector envs cannot drift apart.
 """
 
 from __future__ import annotations
@@ -12,17 +12,11 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from maze_env._core import (
-    ORIGIN,
-    POS,
-    TARGET,
-    VIOLATION_KINDS,
-    Episodes,
-    check_render_mode,
-    make_config,
-)
+from maze_env._episode_config import check_render_mode, make_config
+from maze_env._episodes import Episodes
 from maze_env.config import EnvConfig
 from maze_env.maze import Coord, Maze
+from maze_env.rules import VIOLATION_KINDS
 
 __all__ = ["VIOLATION_KINDS", "TokenMazeEnv", "TokenMazeMovesEnv"]
 
@@ -221,15 +215,15 @@ class _TokenMazeBase(gym.Env):
 
     @property
     def origin(self) -> Coord:
-        return self._episodes.cell(0, ORIGIN)
+        return self._episodes.origin(0)
 
     @property
     def target(self) -> Coord:
-        return self._episodes.cell(0, TARGET)
+        return self._episodes.target(0)
 
     @property
     def position(self) -> Coord:
-        return self._episodes.cell(0, POS)
+        return self._episodes.position(0)
 
     @property
     def path(self) -> list[Coord]:

@@ -1,6 +1,6 @@
 """The walk rules' vocabulary: what an emitted path can do wrong.
 
-Two readers apply the rules: the env's numba step kernel (``maze_env._core``, as the agent
+Two readers apply the rules: the env's numba step kernel (``maze_env._kernels``, as the agent
 emits tokens) and the judge (``maze_env.judge.walk``, from the emitted tokens afterwards).  They
 share these names, and ``tests/test_walk_rules.py`` drives both over random token streams and
 demands identical verdicts.

@@ -1,6 +1,6 @@
 """Native batched vector envs: ``gym.make_vec("TokenMaze-v0", num_envs=N)`` builds one of these.
 
-All ``N`` episodes live in one ``maze_env._core.Episodes``: a step is one numba call over the
+All ``N`` episodes live in one ``maze_env._episodes.Episodes``: a step is one numba call over the
 batch, and the episodes that need a reset are reset together (one numba call that generates,
 solves and tokenizes their mazes).
 
@@ -34,7 +34,8 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from maze_env._core import Episodes, check_render_mode, make_config
+from maze_env._episode_config import check_render_mode, make_config
+from maze_env._episodes import Episodes
 from maze_env.config import EnvConfig
 from maze_env.maze import is_int
 

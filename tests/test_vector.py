@@ -10,7 +10,8 @@ from env_cases import CASE_IDS, CASES, assert_equal
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode
 
 import maze_env
-from maze_env._core import Episodes, make_config
+from maze_env._episode_config import make_config
+from maze_env._episodes import Episodes
 from maze_env._rng import KeyBlock, draw_keys
 from maze_env.vector import TokenMazeMovesVectorEnv, TokenMazeVectorEnv
 
