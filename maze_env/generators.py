@@ -20,318 +20,6 @@ from maze_env._jit import kernel
 from maze_env._rng import as_generator, draw_keys, randbelow, shuffle_pairs, uniform
 from maze_env.maze import MAX_SIDE, Maze, Shape, is_int, normalize_shape
 
-# --------------------------------------------------------------------------- kernels
-
-
-@kernel(inline="always")
-def _open(out: np.ndarray, a: int, b: int, cols: int) -> None:
-    """Open the lattice edge between flat cells a and b (adjacent)."""
-    if a > b:
-        a, b = b, a
-    if b - a == 1 and a // cols == b // cols:
-        out[1, a // cols, a % cols] = True
-    else:
-        out[0, a // cols, a % cols] = True
-
-
-@kernel
-def _lattice_neighbors(cell: int, rows: int, cols: int, buf: np.ndarray) -> int:
-    r, c = cell // cols, cell % cols
-    k = 0
-    if r > 0:
-        buf[k] = cell - cols
-        k += 1
-    if r < rows - 1:
-        buf[k] = cell + cols
-        k += 1
-    if c > 0:
-        buf[k] = cell - 1
-        k += 1
-    if c < cols - 1:
-        buf[k] = cell + 1
-        k += 1
-    return k
-
-
-@kernel
-def _rdfs(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """params: [forks (0/1), max_depth (<0: none)]."""
-    rows, cols = out.shape[1], out.shape[2]
-    cells = rows * cols
-    forks = params[0] > 0.5
-    max_depth = int(params[1])
-    visited = np.zeros(cells, np.bool_)
-    stack = np.empty(cells, np.int64)
-    nbrs = np.empty(4, np.int64)
-    cand = np.empty(4, np.int64)
-    start = randbelow(state, cells)
-    visited[start] = True
-    stack[0] = start
-    top = 1
-    while top > 0:
-        cur = stack[top - 1]
-        k = _lattice_neighbors(cur, rows, cols, nbrs)
-        m = 0
-        for j in range(k):
-            if not visited[nbrs[j]]:
-                cand[m] = nbrs[j]
-                m += 1
-        if m == 0 or (max_depth >= 0 and top > max_depth):
-            if not forks:
-                return
-            top -= 1
-            continue
-        nxt = cand[randbelow(state, m)]
-        _open(out, cur, nxt, cols)
-        visited[nxt] = True
-        stack[top] = nxt
-        top += 1
-
-
-@kernel
-def _wilson(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """Uniform spanning tree by loop-erased random walks."""
-    rows, cols = out.shape[1], out.shape[2]
-    cells = rows * cols
-    in_tree = np.zeros(cells, np.bool_)
-    nxt = np.full(cells, -1, np.int64)
-    nbrs = np.empty(4, np.int64)
-    in_tree[randbelow(state, cells)] = True
-    for start in range(cells):
-        if in_tree[start]:
-            continue
-        cur = start
-        while not in_tree[cur]:
-            k = _lattice_neighbors(cur, rows, cols, nbrs)
-            nxt[cur] = nbrs[randbelow(state, k)]
-            cur = nxt[cur]
-        cur = start
-        while not in_tree[cur]:
-            in_tree[cur] = True
-            _open(out, cur, nxt[cur], cols)
-            cur = nxt[cur]
-
-
-@kernel
-def _find(parent: np.ndarray, x: int) -> int:
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
-
-
-@kernel
-def _kruskal(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """Randomized Kruskal: shuffle all lattice edges, join cells of different trees."""
-    rows, cols = out.shape[1], out.shape[2]
-    cells = rows * cols
-    n_edges = (rows - 1) * cols + rows * (cols - 1)
-    a = np.empty(n_edges, np.int64)
-    b = np.empty(n_edges, np.int64)
-    k = 0
-    for r in range(rows):
-        for c in range(cols):
-            if r < rows - 1:
-                a[k], b[k] = r * cols + c, (r + 1) * cols + c
-                k += 1
-            if c < cols - 1:
-                a[k], b[k] = r * cols + c, r * cols + c + 1
-                k += 1
-    shuffle_pairs(a, b, n_edges, state)
-    parent = np.arange(cells)
-    joined = 0
-    for i in range(n_edges):
-        ra, rb = _find(parent, a[i]), _find(parent, b[i])
-        if ra != rb:
-            parent[ra] = rb
-            _open(out, a[i], b[i], cols)
-            joined += 1
-            if joined == cells - 1:
-                return
-
-
-@kernel
-def _prim(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """Randomized Prim: grow one tree by a uniformly chosen frontier edge at each step."""
-    rows, cols = out.shape[1], out.shape[2]
-    cells = rows * cols
-    in_tree = np.zeros(cells, np.bool_)
-    front_a = np.empty(4 * cells, np.int64)
-    front_b = np.empty(4 * cells, np.int64)
-    nbrs = np.empty(4, np.int64)
-    start = randbelow(state, cells)
-    in_tree[start] = True
-    m = 0
-    k = _lattice_neighbors(start, rows, cols, nbrs)
-    for j in range(k):
-        front_a[m], front_b[m] = start, nbrs[j]
-        m += 1
-    while m > 0:
-        i = randbelow(state, m)
-        a, b = front_a[i], front_b[i]
-        m -= 1
-        front_a[i], front_b[i] = front_a[m], front_b[m]
-        if in_tree[b]:
-            continue
-        in_tree[b] = True
-        _open(out, a, b, cols)
-        k = _lattice_neighbors(b, rows, cols, nbrs)
-        for j in range(k):
-            if not in_tree[nbrs[j]]:
-                front_a[m], front_b[m] = b, nbrs[j]
-                m += 1
-
-
-@kernel
-def _recursive_division(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """Open field split recursively by walls with one gap each (a perfect maze)."""
-    rows, cols = out.shape[1], out.shape[2]
-    out[0, : rows - 1, :] = True
-    out[1, :, : cols - 1] = True
-    stack = np.empty((rows * cols + 1, 4), np.int64)
-    stack[0] = (0, 0, rows, cols)
-    top = 1
-    while top > 0:
-        top -= 1
-        r0, c0, h, w = stack[top]
-        if h < 2 or w < 2:
-            continue
-        horizontal = h > w or (h == w and uniform(state) < 0.5)
-        if horizontal:
-            k = 1 + randbelow(state, h - 1)  # wall below row r0 + k - 1
-            gap = c0 + randbelow(state, w)
-            for c in range(c0, c0 + w):
-                out[0, r0 + k - 1, c] = c == gap
-            stack[top] = (r0, c0, k, w)
-            stack[top + 1] = (r0 + k, c0, h - k, w)
-        else:
-            k = 1 + randbelow(state, w - 1)  # wall right of column c0 + k - 1
-            gap = r0 + randbelow(state, h)
-            for r in range(r0, r0 + h):
-                out[1, r, c0 + k - 1] = r == gap
-            stack[top] = (r0, c0, h, k)
-            stack[top + 1] = (r0, c0 + k, h, w - k)
-        top += 2
-
-
-@kernel
-def _percolate(out: np.ndarray, state: np.ndarray, p: float) -> None:
-    rows, cols = out.shape[1], out.shape[2]
-    for r in range(rows - 1):
-        for c in range(cols):
-            if uniform(state) < p:
-                out[0, r, c] = True
-    for r in range(rows):
-        for c in range(cols - 1):
-            if uniform(state) < p:
-                out[1, r, c] = True
-
-
-@kernel
-def _percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """params: [p]. Each lattice edge open independently with probability p."""
-    _percolate(out, state, params[0])
-
-
-@kernel
-def _rdfs_percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """params: [p]. An rdfs spanning tree plus percolation edges (cyclic)."""
-    tree_params = np.array([1.0, -1.0])
-    _rdfs(out, state, tree_params)
-    _percolate(out, state, params[0])
-
-
-@kernel
-def _block_cells(out: np.ndarray, blocked: np.ndarray) -> None:
-    rows, cols = out.shape[1], out.shape[2]
-    for r in range(rows):
-        for c in range(cols):
-            if blocked[r, c]:
-                if r > 0:
-                    out[0, r - 1, c] = False
-                if r < rows - 1:
-                    out[0, r, c] = False
-                if c > 0:
-                    out[1, r, c - 1] = False
-                if c < cols - 1:
-                    out[1, r, c] = False
-
-
-@kernel
-def _open_field(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """params: [obstacles, obstacle_max_size]. No walls, minus blocked rectangles.
-
-    Each rectangle is placed only where the free cells stay connected (up to 50 tries each).
-    """
-    rows, cols = out.shape[1], out.shape[2]
-    n_obstacles, max_size = int(params[0]), int(params[1])
-    blocked = np.zeros((rows, cols), np.bool_)
-    trial = np.empty_like(out)
-    for _ in range(n_obstacles):
-        for _try in range(50):
-            h = 1 + randbelow(state, min(max_size, rows))
-            w = 1 + randbelow(state, min(max_size, cols))
-            r0 = randbelow(state, rows - h + 1)
-            c0 = randbelow(state, cols - w + 1)
-            cand = blocked.copy()
-            cand[r0 : r0 + h, c0 : c0 + w] = True
-            free = rows * cols - int(cand.sum())
-            if free < 2:
-                continue
-            trial[:] = False
-            trial[0, : rows - 1, :] = True
-            trial[1, :, : cols - 1] = True
-            _block_cells(trial, cand)
-            first = 0
-            while cand.ravel()[first]:
-                first += 1
-            if component_size(trial, first) == free:
-                blocked = cand
-                break
-    out[0, : rows - 1, :] = True
-    out[1, :, : cols - 1] = True
-    _block_cells(out, blocked)
-
-
-_KERNELS = (_rdfs, _wilson, _kruskal, _prim, _recursive_division, _percolation,
-            _rdfs_percolation, _open_field)  # fmt: skip
-
-
-@kernel
-def generate_into(kind: int, out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
-    """Run kernel number ``kind`` of ``_KERNELS`` into ``out`` (2, rows, cols), zero-filled.
-
-    A switch on the kernel's index, not a dispatcher passed as an argument: that would defeat
-    numba's on-disk cache, and this way every process loads the compiled code from disk.
-    """
-    if kind == 0:
-        _rdfs(out, state, params)
-    elif kind == 1:
-        _wilson(out, state, params)
-    elif kind == 2:
-        _kruskal(out, state, params)
-    elif kind == 3:
-        _prim(out, state, params)
-    elif kind == 4:
-        _recursive_division(out, state, params)
-    elif kind == 5:
-        _percolation(out, state, params)
-    elif kind == 6:
-        _rdfs_percolation(out, state, params)
-    else:
-        _open_field(out, state, params)
-
-
-@kernel
-def _run_batch(kind: int, keys: np.ndarray, rows: int, cols: int, params: np.ndarray) -> np.ndarray:
-    out = np.zeros((keys.shape[0], 2, rows, cols), np.bool_)
-    state = np.empty(1, np.uint64)
-    for i in range(keys.shape[0]):
-        state[0] = keys[i]
-        generate_into(kind, out[i], state, params)
-    return out
-
-
 # --------------------------------------------------------------------------- registry
 
 
@@ -388,63 +76,384 @@ def _check_rdfs(kw: dict) -> None:
         _check_int(kw, "max_depth", 1, MAX_DEPTH)
 
 
-def _register_builtin(name, kernel, defaults, to_params, description, validate=None, acyclic=False):
-    GENERATORS[name] = GeneratorSpec(
-        name=name,
-        defaults=defaults,
-        description=description,
-        kernel=kernel,
-        to_params=to_params,
-        validate=validate or (lambda kw: None),
-        acyclic=acyclic,
-    )
+_KERNELS: list[Callable] = []  # the numba generators in registration order: a kernel's kind
 
 
-_NO_PARAMS = lambda kw: np.zeros(1)  # noqa: E731
+def _numba_generator(name, defaults, description, to_params=None, validate=None, acyclic=False):
+    """Register the decorated numba kernel ``kernel(out, state, params)`` as generator ``name``.
 
-_register_builtin(
+    This is the one place a built-in generator is declared: its kind (the number
+    ``generate_into`` switches on) is its registration order, ``to_params`` turns its merged
+    kwargs into the float array the kernel reads (none by default).
+    """
+
+    def register(kern: Callable) -> Callable:
+        _KERNELS.append(kern)
+        GENERATORS[name] = GeneratorSpec(
+            name=name,
+            defaults=defaults,
+            description=description,
+            kernel=kern,
+            to_params=to_params or (lambda kw: np.zeros(1)),
+            validate=validate or (lambda kw: None),
+            acyclic=acyclic,
+        )
+        return kern
+
+    return register
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+@kernel(inline="always")
+def _open(out: np.ndarray, a: int, b: int, cols: int) -> None:
+    """Open the lattice edge between flat cells a and b (adjacent)."""
+    if a > b:
+        a, b = b, a
+    if b - a == 1 and a // cols == b // cols:
+        out[1, a // cols, a % cols] = True
+    else:
+        out[0, a // cols, a % cols] = True
+
+
+@kernel
+def _lattice_neighbors(cell: int, rows: int, cols: int, buf: np.ndarray) -> int:
+    r, c = cell // cols, cell % cols
+    k = 0
+    if r > 0:
+        buf[k] = cell - cols
+        k += 1
+    if r < rows - 1:
+        buf[k] = cell + cols
+        k += 1
+    if c > 0:
+        buf[k] = cell - 1
+        k += 1
+    if c < cols - 1:
+        buf[k] = cell + 1
+        k += 1
+    return k
+
+
+@_numba_generator(
     "rdfs",
-    _rdfs,
     {"forks": True, "max_depth": None},
+    "randomized depth-first search; forks=False: a forkless hallway; max_depth limits the stack",
     lambda kw: np.array(
         [1.0 if kw["forks"] else 0.0, -1.0 if kw["max_depth"] is None else kw["max_depth"]]
     ),
-    "randomized depth-first search; forks=False: a forkless hallway; max_depth limits the stack",
     _check_rdfs,
     acyclic=True,
 )
-_register_builtin("wilson", _wilson, {}, _NO_PARAMS, "uniform spanning tree (Wilson)", acyclic=True)
-_register_builtin("kruskal", _kruskal, {}, _NO_PARAMS, "randomized Kruskal", acyclic=True)
-_register_builtin(
-    "prim", _prim, {}, _NO_PARAMS, "randomized Prim (uniform frontier edge)", acyclic=True
-)
-_register_builtin(
-    "recursive_division", _recursive_division, {}, _NO_PARAMS, "recursive division", acyclic=True
-)
-_register_builtin(
+@kernel
+def _rdfs(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [forks (0/1), max_depth (<0: none)]."""
+    rows, cols = out.shape[1], out.shape[2]
+    cells = rows * cols
+    forks = params[0] > 0.5
+    max_depth = int(params[1])
+    visited = np.zeros(cells, np.bool_)
+    stack = np.empty(cells, np.int64)
+    nbrs = np.empty(4, np.int64)
+    cand = np.empty(4, np.int64)
+    start = randbelow(state, cells)
+    visited[start] = True
+    stack[0] = start
+    top = 1
+    while top > 0:
+        cur = stack[top - 1]
+        k = _lattice_neighbors(cur, rows, cols, nbrs)
+        m = 0
+        for j in range(k):
+            if not visited[nbrs[j]]:
+                cand[m] = nbrs[j]
+                m += 1
+        if m == 0 or (max_depth >= 0 and top > max_depth):
+            if not forks:
+                return
+            top -= 1
+            continue
+        nxt = cand[randbelow(state, m)]
+        _open(out, cur, nxt, cols)
+        visited[nxt] = True
+        stack[top] = nxt
+        top += 1
+
+
+@_numba_generator("wilson", {}, "uniform spanning tree (Wilson)", acyclic=True)
+@kernel
+def _wilson(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Uniform spanning tree by loop-erased random walks."""
+    rows, cols = out.shape[1], out.shape[2]
+    cells = rows * cols
+    in_tree = np.zeros(cells, np.bool_)
+    nxt = np.full(cells, -1, np.int64)
+    nbrs = np.empty(4, np.int64)
+    in_tree[randbelow(state, cells)] = True
+    for start in range(cells):
+        if in_tree[start]:
+            continue
+        cur = start
+        while not in_tree[cur]:
+            k = _lattice_neighbors(cur, rows, cols, nbrs)
+            nxt[cur] = nbrs[randbelow(state, k)]
+            cur = nxt[cur]
+        cur = start
+        while not in_tree[cur]:
+            in_tree[cur] = True
+            _open(out, cur, nxt[cur], cols)
+            cur = nxt[cur]
+
+
+@kernel
+def _find(parent: np.ndarray, x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@_numba_generator("kruskal", {}, "randomized Kruskal", acyclic=True)
+@kernel
+def _kruskal(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Randomized Kruskal: shuffle all lattice edges, join cells of different trees."""
+    rows, cols = out.shape[1], out.shape[2]
+    cells = rows * cols
+    n_edges = (rows - 1) * cols + rows * (cols - 1)
+    a = np.empty(n_edges, np.int64)
+    b = np.empty(n_edges, np.int64)
+    k = 0
+    for r in range(rows):
+        for c in range(cols):
+            if r < rows - 1:
+                a[k], b[k] = r * cols + c, (r + 1) * cols + c
+                k += 1
+            if c < cols - 1:
+                a[k], b[k] = r * cols + c, r * cols + c + 1
+                k += 1
+    shuffle_pairs(a, b, n_edges, state)
+    parent = np.arange(cells)
+    joined = 0
+    for i in range(n_edges):
+        ra, rb = _find(parent, a[i]), _find(parent, b[i])
+        if ra != rb:
+            parent[ra] = rb
+            _open(out, a[i], b[i], cols)
+            joined += 1
+            if joined == cells - 1:
+                return
+
+
+@_numba_generator("prim", {}, "randomized Prim (uniform frontier edge)", acyclic=True)
+@kernel
+def _prim(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Randomized Prim: grow one tree by a uniformly chosen frontier edge at each step."""
+    rows, cols = out.shape[1], out.shape[2]
+    cells = rows * cols
+    in_tree = np.zeros(cells, np.bool_)
+    front_a = np.empty(4 * cells, np.int64)
+    front_b = np.empty(4 * cells, np.int64)
+    nbrs = np.empty(4, np.int64)
+    start = randbelow(state, cells)
+    in_tree[start] = True
+    m = 0
+    k = _lattice_neighbors(start, rows, cols, nbrs)
+    for j in range(k):
+        front_a[m], front_b[m] = start, nbrs[j]
+        m += 1
+    while m > 0:
+        i = randbelow(state, m)
+        a, b = front_a[i], front_b[i]
+        m -= 1
+        front_a[i], front_b[i] = front_a[m], front_b[m]
+        if in_tree[b]:
+            continue
+        in_tree[b] = True
+        _open(out, a, b, cols)
+        k = _lattice_neighbors(b, rows, cols, nbrs)
+        for j in range(k):
+            if not in_tree[nbrs[j]]:
+                front_a[m], front_b[m] = b, nbrs[j]
+                m += 1
+
+
+@_numba_generator("recursive_division", {}, "recursive division", acyclic=True)
+@kernel
+def _recursive_division(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """Open field split recursively by walls with one gap each (a perfect maze)."""
+    rows, cols = out.shape[1], out.shape[2]
+    out[0, : rows - 1, :] = True
+    out[1, :, : cols - 1] = True
+    stack = np.empty((rows * cols + 1, 4), np.int64)
+    stack[0] = (0, 0, rows, cols)
+    top = 1
+    while top > 0:
+        top -= 1
+        r0, c0, h, w = stack[top]
+        if h < 2 or w < 2:
+            continue
+        horizontal = h > w or (h == w and uniform(state) < 0.5)
+        if horizontal:
+            k = 1 + randbelow(state, h - 1)  # wall below row r0 + k - 1
+            gap = c0 + randbelow(state, w)
+            for c in range(c0, c0 + w):
+                out[0, r0 + k - 1, c] = c == gap
+            stack[top] = (r0, c0, k, w)
+            stack[top + 1] = (r0 + k, c0, h - k, w)
+        else:
+            k = 1 + randbelow(state, w - 1)  # wall right of column c0 + k - 1
+            gap = r0 + randbelow(state, h)
+            for r in range(r0, r0 + h):
+                out[1, r, c0 + k - 1] = r == gap
+            stack[top] = (r0, c0, h, k)
+            stack[top + 1] = (r0, c0 + k, h, w - k)
+        top += 2
+
+
+@kernel
+def _percolate(out: np.ndarray, state: np.ndarray, p: float) -> None:
+    rows, cols = out.shape[1], out.shape[2]
+    for r in range(rows - 1):
+        for c in range(cols):
+            if uniform(state) < p:
+                out[0, r, c] = True
+    for r in range(rows):
+        for c in range(cols - 1):
+            if uniform(state) < p:
+                out[1, r, c] = True
+
+
+@_numba_generator(
     "percolation",
-    _percolation,
     {"p": 0.5},
-    lambda kw: np.array([float(kw["p"])]),
     "each lattice edge open with probability p",
-    _check_probability,
-)
-_register_builtin(
-    "rdfs_percolation",
-    _rdfs_percolation,
-    {"p": 0.1},
     lambda kw: np.array([float(kw["p"])]),
-    "rdfs spanning tree plus percolation edges with probability p (cyclic)",
     _check_probability,
 )
-_register_builtin(
+@kernel
+def _percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [p]. Each lattice edge open independently with probability p."""
+    _percolate(out, state, params[0])
+
+
+@_numba_generator(
+    "rdfs_percolation",
+    {"p": 0.1},
+    "rdfs spanning tree plus percolation edges with probability p (cyclic)",
+    lambda kw: np.array([float(kw["p"])]),
+    _check_probability,
+)
+@kernel
+def _rdfs_percolation(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [p]. An rdfs spanning tree plus percolation edges (cyclic)."""
+    tree_params = np.array([1.0, -1.0])
+    _rdfs(out, state, tree_params)
+    _percolate(out, state, params[0])
+
+
+@kernel
+def _block_cells(out: np.ndarray, blocked: np.ndarray) -> None:
+    rows, cols = out.shape[1], out.shape[2]
+    for r in range(rows):
+        for c in range(cols):
+            if blocked[r, c]:
+                if r > 0:
+                    out[0, r - 1, c] = False
+                if r < rows - 1:
+                    out[0, r, c] = False
+                if c > 0:
+                    out[1, r, c - 1] = False
+                if c < cols - 1:
+                    out[1, r, c] = False
+
+
+@_numba_generator(
     "open_field",
-    _open_field,
     {"obstacles": 0, "obstacle_max_size": 2},
-    lambda kw: np.array([float(kw["obstacles"]), float(kw["obstacle_max_size"])]),
     "no walls; optional blocked rectangles that keep the free cells connected",
+    lambda kw: np.array([float(kw["obstacles"]), float(kw["obstacle_max_size"])]),
     _check_open_field,
 )
+@kernel
+def _open_field(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [obstacles, obstacle_max_size]. No walls, minus blocked rectangles.
+
+    Each rectangle is placed only where the free cells stay connected (up to 50 tries each).
+    """
+    rows, cols = out.shape[1], out.shape[2]
+    n_obstacles, max_size = int(params[0]), int(params[1])
+    blocked = np.zeros((rows, cols), np.bool_)
+    trial = np.empty_like(out)
+    for _ in range(n_obstacles):
+        for _try in range(50):
+            h = 1 + randbelow(state, min(max_size, rows))
+            w = 1 + randbelow(state, min(max_size, cols))
+            r0 = randbelow(state, rows - h + 1)
+            c0 = randbelow(state, cols - w + 1)
+            cand = blocked.copy()
+            cand[r0 : r0 + h, c0 : c0 + w] = True
+            free = rows * cols - int(cand.sum())
+            if free < 2:
+                continue
+            trial[:] = False
+            trial[0, : rows - 1, :] = True
+            trial[1, :, : cols - 1] = True
+            _block_cells(trial, cand)
+            first = 0
+            while cand.ravel()[first]:
+                first += 1
+            if component_size(trial, first) == free:
+                blocked = cand
+                break
+    out[0, : rows - 1, :] = True
+    out[1, :, : cols - 1] = True
+    _block_cells(out, blocked)
+
+
+@kernel
+def _no_generator(kind: int, out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """The end of the chain: no kernel has this kind (kinds come from ``kernel_plan``)."""
+
+
+def _link(rest: Callable, kern: Callable, number: int) -> Callable:
+    """A dispatcher that runs ``kern`` for kind ``number`` and hands any other kind to ``rest``."""
+
+    @kernel
+    def dispatch(kind: int, out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+        if kind == number:
+            kern(out, state, params)
+        else:
+            rest(kind, out, state, params)
+
+    return dispatch
+
+
+def _dispatcher(kernels: list[Callable]) -> Callable:
+    """``generate_into(kind, out, state, params)``: run ``kernels[kind]`` into ``out``.
+
+    A chain of links, each comparing ``kind`` with its own constant, built from the registry. Not
+    a kernel passed as an argument: that would defeat numba's on-disk cache, and this way every
+    process loads the compiled callers (``_run_batch``, the env's fused reset) from disk.
+    """
+    dispatch = _no_generator
+    for number, kern in enumerate(kernels):
+        dispatch = _link(dispatch, kern, number)
+    return dispatch
+
+
+generate_into = _dispatcher(_KERNELS)
+"""Run generator kernel number ``kind`` into ``out`` (2, rows, cols), zero-filled."""
+
+
+@kernel
+def _run_batch(kind: int, keys: np.ndarray, rows: int, cols: int, params: np.ndarray) -> np.ndarray:
+    out = np.zeros((keys.shape[0], 2, rows, cols), np.bool_)
+    state = np.empty(1, np.uint64)
+    for i in range(keys.shape[0]):
+        state[0] = keys[i]
+        generate_into(kind, out[i], state, params)
+    return out
 
 
 def register_generator(

@@ -174,6 +174,27 @@ def test_batch_equals_successive_single_calls(name):
     assert generate(name, (5, 4), seed=11) == Maze(generate_batch(name, (5, 4), 3, seed=11)[0])
 
 
+@pytest.mark.parametrize("name", BUILTIN)
+def test_the_dispatcher_runs_each_registered_kernel_for_its_kind(name):
+    """One registration (the kernel's decorator) is all a numba generator needs: the batch path
+    (``generate_into`` switching on the kind ``kernel_plan`` gives) runs that very kernel."""
+    from maze_env.generators import kernel_plan
+
+    spec = GENERATORS[name]
+    kind, params = kernel_plan(name, {})
+    keys = np.random.default_rng(3).integers(0, 2**63, 6).astype(np.uint64)
+    direct = np.zeros((6, 2, 5, 6), np.bool_)
+    for i, key in enumerate(keys):
+        spec.kernel(direct[i], np.array([key], np.uint64), params)
+    batch = np.zeros_like(direct)
+    for i, key in enumerate(keys):
+        maze_env.generators.generate_into(kind, batch[i], np.array([key], np.uint64), params)
+    assert np.array_equal(direct, batch)
+    assert direct.any()
+    kinds = [kernel_plan(n, {})[0] for n in BUILTIN]
+    assert sorted(kinds) == list(range(len(BUILTIN)))
+
+
 DIGEST_SCRIPT = """
 import hashlib, numpy as np, maze_env
 h = hashlib.sha256()
