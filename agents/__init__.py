@@ -8,6 +8,8 @@
 
 from agents.base import (
     Agent,
+    BatchAgent,
+    Traits,
     Unsupported,
     available,
     is_agent_class,
@@ -61,11 +63,13 @@ register(
 
 __all__ = [
     "Agent",
+    "BatchAgent",
     "DeadEndFillingAgent",
     "GreedyAgent",
     "OracleAgent",
     "PlannedAgent",
     "RandomForkAgent",
+    "Traits",
     "Unsupported",
     "WallFollowerAgent",
     "WallFollowerPlanner",

@@ -25,20 +25,73 @@ import inspect
 import sys
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
+from maze_env.config import ACTION_TYPES
+from maze_env.maze import is_int
+
 
 @runtime_checkable
 class Agent(Protocol):
-    """What the benchmark runner and the envs' users call."""
+    """What the benchmark runner and the envs' users call.
+
+    Optional members, read through ``Traits.of(agent)`` with these defaults: ``action_type``
+    (``"token"``, or ``"move"`` to play ``TokenMazeMoves-v0``), ``max_grid`` (the largest grid
+    its vocabulary names; ``None``: any), ``kind`` and ``training`` (what the report says of it),
+    and ``act_batch`` (see ``BatchAgent``).
+    """
 
     def reset(self, obs: Any, info: dict) -> None:
         """Start an episode from its first observation and info."""
 
     def act(self, obs: Any, info: dict) -> int:
-        """The next action: a token id (``"token"`` env) or 0..4 = N, S, W, E, STOP (``"move"``)."""
+        """The next action: a token id (``"token"`` env) or a ``maze_env.Move`` (``"move"``)."""
+
+
+@runtime_checkable
+class BatchAgent(Agent, Protocol):
+    """An agent that also plays a whole vector env in lockstep (the runner then batches it)."""
+
+    def act_batch(self, obs: Any, infos: dict) -> np.ndarray:
+        """One action per sub-env from the batched observation and infos (``infos`` as the
+        vector env returns them; ``maze_env.split_infos`` gives one dict per sub-env)."""
+
+
+@dataclass(frozen=True)
+class Traits:
+    """An agent's optional members (see ``Agent``) as the runner reads them, checked."""
+
+    action_type: str = "token"
+    max_grid: int | None = None
+    kind: str | None = None
+    training: Any = None
+    batched: bool = False  # it is a ``BatchAgent``
+
+    @classmethod
+    def of(cls, agent: Agent) -> Traits:
+        """Read ``agent``'s optional members; a value outside its range raises ValueError
+        naming the agent's class, the member and what is allowed."""
+        name = type(agent).__name__
+        action_type = getattr(agent, "action_type", cls.action_type)
+        if action_type not in ACTION_TYPES:
+            raise ValueError(
+                f"agent {name}.action_type={action_type!r} must be one of {ACTION_TYPES}"
+            )
+        max_grid = getattr(agent, "max_grid", cls.max_grid)
+        if max_grid is not None and not (is_int(max_grid) and max_grid >= 1):
+            raise ValueError(f"agent {name}.max_grid={max_grid!r} must be None or an int >= 1")
+        return cls(
+            action_type=action_type,
+            max_grid=None if max_grid is None else int(max_grid),
+            kind=getattr(agent, "kind", cls.kind),
+            training=getattr(agent, "training", cls.training),
+            batched=isinstance(agent, BatchAgent),
+        )
 
 
 class Unsupported(ValueError):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents import Unsupported
+from agents import Traits, Unsupported
 from benchmarks.executor import Executor, ProcessExecutor
 from benchmarks.suites import AgentSpec, Condition, Suite, episode_seed
 from maze_env.files import write_text
@@ -185,10 +185,10 @@ def agent_env_kwargs(env_kwargs: dict, agent_max_grid: int | None) -> dict:
     return {**env_kwargs, "max_grid": agent_max_grid}
 
 
-def describe(agent) -> dict:
+def describe(traits: Traits) -> dict:
     """What the report says about an agent: ``kind`` (planner / walker / learned ...), the
     ``max_grid`` its vocabulary covers and the ``training`` distribution of a learned agent."""
-    info = {key: getattr(agent, key, None) for key in ("kind", "max_grid", "training")}
+    info = {"kind": traits.kind, "max_grid": traits.max_grid, "training": traits.training}
     return json.loads(json.dumps(info, default=str))
 
 
@@ -214,11 +214,11 @@ def run_cell(cell: Cell) -> dict:
     }
     try:
         agent = make_agent(cell.agent, int(ss.generate_state(1, np.uint64)[0]))
-        result["agent_info"] = describe(agent)
-        env_id = ENV_IDS[getattr(agent, "action_type", "token")]
+        traits = Traits.of(agent)
+        result["agent_info"] = describe(traits)
+        env_id = ENV_IDS[traits.action_type]
         scheme = cond.config.scheme
-
-        env_kwargs = agent_env_kwargs(cond.env, getattr(agent, "max_grid", None))
+        env_kwargs = agent_env_kwargs(cond.env, traits.max_grid)
 
         def make_env():
             return gym.make(env_id, **env_kwargs)
@@ -228,7 +228,7 @@ def run_cell(cell: Cell) -> dict:
                 env_id, num_envs=n, autoreset_mode=AutoresetMode.DISABLED, **env_kwargs
             )
 
-        if callable(getattr(agent, "act_batch", None)) and cell.batch > 1:
+        if traits.batched and cell.batch > 1:
             eps = _rollout_batch(agent, make_vector_env, seeds, cell.start, cell.batch, scheme)
         else:
             eps = _rollout_each(agent, make_env, seeds, cell.start, scheme)

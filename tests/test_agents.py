@@ -17,8 +17,7 @@ from scipy import stats
 
 import agents
 import maze_env
-from maze_env import Maze
-from maze_env._graph import DIRECTIONS
+from maze_env import DIRECTIONS, Maze
 from maze_env.judge import score
 
 PLANNED = ["oracle", "random-fork", "greedy", "dead-end-filling-planner", "wall-follower-planner"]
@@ -418,3 +417,29 @@ def test_oracle_solves_the_reported_walls_episode():
         obs, _, terminated, truncated, info = env.step(oracle.act(obs, info))
         done, steps = terminated or truncated, steps + 1
     assert info["success"] and steps == info["optimal_length"] + 1  # the moves, then PATH_END
+
+
+def test_traits_read_the_optional_members_with_defaults_and_range_checks():
+    class Minimal:
+        def reset(self, obs, info):
+            pass
+
+        def act(self, obs, info):
+            return 0
+
+    assert agents.Traits.of(Minimal()) == agents.Traits()  # token env, any grid, not batched
+    planner = agents.make("oracle")
+    assert isinstance(planner, agents.BatchAgent)
+    assert agents.Traits.of(planner).batched and not isinstance(Minimal(), agents.BatchAgent)
+
+    moves = Minimal()
+    moves.action_type, moves.max_grid, moves.kind = "move", 6, "walker"
+    assert agents.Traits.of(moves) == agents.Traits("move", 6, "walker")
+    moves.action_type = "moves"
+    with pytest.raises(ValueError, match=r"Minimal\.action_type='moves' must be one of"):
+        agents.Traits.of(moves)
+    moves.action_type = "move"
+    for bad in (0, 2.5, True, "6"):
+        moves.max_grid = bad
+        with pytest.raises(ValueError, match=r"Minimal\.max_grid=.* must be None or an int >= 1"):
+            agents.Traits.of(moves)
