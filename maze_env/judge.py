@@ -38,7 +38,6 @@ evaluation (``agents.transformer.evaluate``) both judge episodes here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -46,9 +45,7 @@ import numpy as np
 
 from maze_env.maze import Coord, Maze
 from maze_env.rules import STEP_KINDS, VIOLATION_KINDS
-from maze_env.tokens import PATH_END
-
-_COORD = re.compile(r"^\((\d+),(\d+)\)$")
+from maze_env.tokens import PATH_END, read_cell, read_number
 
 
 @dataclass(frozen=True)
@@ -96,21 +93,19 @@ def _cells(tokens: Sequence[str], scheme: str, shape: tuple[int, int]):
             yield None, True
             return
         if scheme == "coords":
-            if not tok.isdigit():
+            number = read_number(tok)
+            if number is None:
                 pending = None  # a dropped half coordinate counts with this token, once
                 yield None, False
             elif pending is None:
-                pending = int(tok)
+                pending = number
             else:
-                r, c = pending, int(tok)
+                r, c = pending, number
                 pending = None
                 yield ((r, c) if r < rows and c < cols else None), False
             continue
-        m = _COORD.match(tok)
-        if m is None or int(m.group(1)) >= rows or int(m.group(2)) >= cols:
-            yield None, False
-        else:
-            yield (int(m.group(1)), int(m.group(2))), False
+        cell = read_cell(tok)
+        yield (cell if cell is not None and cell[0] < rows and cell[1] < cols else None), False
     # a half coordinate left when the tokens stop is unfinished, not invalid (as in the env):
     # ``no_path_end`` records how the walk ended
 

@@ -41,6 +41,22 @@ MAX_PARSE_GRID = 1024  # parse rejects coordinates >= this (a bound on the grid 
 _MAX_DIGITS = len(str(MAX_PARSE_GRID))  # longer numbers are beyond it: never int() them
 
 
+def read_number(token: str) -> int | None:
+    """The number a ``coords`` number token spells (the vocabulary's spelling: ASCII digits, no
+    leading zero), or None for any other token (one longer than any grid side included)."""
+    m = _NUMBER_RE.fullmatch(token)
+    return None if m is None or len(token) > _MAX_DIGITS else int(token)
+
+
+def read_cell(token: str) -> Coord | None:
+    """The cell an ``aotp``/``walls`` coordinate token ``"(r,c)"`` spells (the vocabulary's
+    spelling), or None for any other token (one beyond any grid side included)."""
+    m = _COORD_RE.fullmatch(token)
+    if m is None or max(len(m.group(1)), len(m.group(2))) > _MAX_DIGITS:
+        return None
+    return int(m.group(1)), int(m.group(2))
+
+
 class TokenError(ValueError):
     """A malformed token sequence; ``position`` and ``token`` name the offending token."""
 

@@ -241,3 +241,23 @@ def test_against_networkx_judge(seed, rows, cols, p, noise, ended):
     assert m.violations["backtrack"] + m.violations["revisit"] == sum(
         b in path[: i + 1] for i, (_, b) in enumerate(steps)
     )
+
+
+def test_the_judge_reads_cells_in_the_vocabularys_spelling_only():
+    """A token the vocabulary cannot spell is invalid, never read as a cell (nor a crash):
+    leading zeros, non-ASCII digits, a coordinate longer than any grid side."""
+    from maze_env.judge import walk
+
+    maze = generate("open_field", (3, 3), seed=0)
+    for scheme, bad in [
+        ("aotp", "(01,0)"),
+        ("aotp", "(1,٠)"),
+        ("aotp", "(1,00000000000000000000)"),
+        ("coords", "²"),
+        ("coords", "01"),
+    ]:
+        emitted = (
+            ["(1,0)", bad, "<PATH_END>"] if scheme == "aotp" else ["1", "0", bad, "<PATH_END>"]
+        )
+        w = walk(maze, (0, 0), emitted, scheme)
+        assert w.path == [(0, 0), (1, 0)] and w.violations["invalid_token"] == 1, (scheme, bad)
