@@ -58,7 +58,7 @@ class Episodes:
         self.cell_ids = vocab.cell_tokens(config.scheme, (rows, cols)).astype(np.int64)
         self.number_ids = vocab.number_ids.astype(np.int64)
         table = np.full((len(vocab), 2), -1, np.int64)  # token id -> (flat cell, number)
-        table[vocab.coord_ids[:rows, :cols].ravel(), 0] = np.arange(rows * cols)
+        table[:, 0] = vocab.cell_of_ids((rows, cols))
         table[self.number_ids, 1] = np.arange(vocab.max_grid)
         self.token_table = table
         self.iparams = np.array(

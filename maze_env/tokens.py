@@ -181,6 +181,16 @@ class Vocabulary:
             return np.stack([self.number_ids[rr], self.number_ids[cc]], 1).astype(np.int32)
         return self.coord_ids[:rows, :cols].reshape(-1, 1).copy()
 
+    def cell_of_ids(self, shape: Shape) -> np.ndarray:
+        """Per token id, the flat cell (row * cols + col) its ``(r,c)`` token names in a grid of
+        ``shape``, or -1 (any other token, a cell outside the grid): ``cell_tokens``' inverse."""
+        rows, cols = shape
+        if rows > self.max_grid or cols > self.max_grid:
+            raise ValueError(f"a {rows}x{cols} grid does not fit {self!r}")
+        out = np.full(len(self), -1, np.int64)
+        out[self.coord_ids[:rows, :cols].ravel()] = np.arange(rows * cols)
+        return out
+
 
 @lru_cache(maxsize=16)
 def vocabulary(max_grid: int = 16) -> Vocabulary:

@@ -322,3 +322,17 @@ def test_vocabulary_construction_is_linear_and_bounded():
     for bad in (0, maze_env.tokens.MAX_GRID + 1, True, 2.0):
         with pytest.raises(ValueError, match="max_grid"):
             maze_env.Vocabulary(bad)
+
+
+@pytest.mark.parametrize("max_grid, shape", [(6, (6, 6)), (12, (3, 7)), (12, (12, 1)), (2, (1, 1))])
+def test_cell_of_ids_inverts_cell_tokens(max_grid, shape):
+    vocab = maze_env.vocabulary(max_grid)
+    cells = vocab.cell_of_ids(shape)
+    forward = vocab.cell_tokens("aotp", shape)[:, 0]
+    assert np.array_equal(cells[forward], np.arange(shape[0] * shape[1]))
+    others = np.setdiff1d(np.arange(len(vocab)), forward)
+    assert (cells[others] == -1).all()
+    spelled = [maze_env.tokens.read_cell(t) for t in vocab.decode(others)]
+    assert all(c is None or c[0] >= shape[0] or c[1] >= shape[1] for c in spelled)  # off the grid
+    with pytest.raises(ValueError, match="does not fit"):
+        vocab.cell_of_ids((max_grid + 1, 1))

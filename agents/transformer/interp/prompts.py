@@ -18,14 +18,6 @@ from maze_env.maze import Coord
 from maze_env.tokens import PATH_END, PATH_START, TARGET_START
 
 
-def cell_lookup(vocab: maze_env.Vocabulary, shape: tuple[int, int]) -> np.ndarray:
-    """Per token id, the flat cell (row * cols + col) it spells, or -1."""
-    out = np.full(len(vocab), -1, np.int64)
-    rows, cols = shape
-    out[vocab.coord_ids[:rows, :cols].ravel()] = np.arange(rows * cols)
-    return out
-
-
 @dataclass(frozen=True)
 class Solved:
     """One maze, its endpoints, its shortest path and the token ids of the solved example."""
@@ -78,7 +70,7 @@ def solved(
         raise ValueError("prompt must end with <PATH_START> and the origin")
     if tokens[len(prompt) - 5] != vocab.special[TARGET_START]:
         raise ValueError("prompt must be in the aotp layout (... <TARGET_START> t <TARGET_END>)")
-    return Solved(maze, origin, target, path, tokens, cell_lookup(vocab, maze.shape)[tokens])
+    return Solved(maze, origin, target, path, tokens, vocab.cell_of_ids(maze.shape)[tokens])
 
 
 def held_out(data: DataConfig, n: int, seed: int = 0) -> list[Solved]:
