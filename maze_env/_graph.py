@@ -26,6 +26,19 @@ def is_open(conn: np.ndarray, r: int, c: int, d: int) -> bool:
     return c < cols - 1 and conn[1, r, c]
 
 
+@kernel(inline="always")
+def neighbor(cell: int, d: int, cols: int) -> int:
+    """The flat cell one step from ``cell`` in direction d (0 N, 1 S, 2 W, 3 E); meaningful
+    where ``is_open`` says the edge exists (an open edge never leaves the grid)."""
+    if d == 0:
+        return cell - cols
+    if d == 1:
+        return cell + cols
+    if d == 2:
+        return cell - 1
+    return cell + 1
+
+
 @kernel
 def bfs_distances(conn: np.ndarray, src: int, dist: np.ndarray, queue: np.ndarray) -> None:
     """Fill ``dist`` (flat, int32) with BFS distances from ``src``; -1 where unreachable."""
@@ -40,9 +53,7 @@ def bfs_distances(conn: np.ndarray, src: int, dist: np.ndarray, queue: np.ndarra
         r, c = cell // cols, cell % cols
         for d in range(4):
             if is_open(conn, r, c, d):
-                nr = r + (-1 if d == 0 else (1 if d == 1 else 0))
-                nc = c + (-1 if d == 2 else (1 if d == 3 else 0))
-                nxt = nr * cols + nc
+                nxt = neighbor(cell, d, cols)
                 if dist[nxt] < 0:
                     dist[nxt] = dist[cell] + 1
                     queue[tail] = nxt
@@ -69,9 +80,7 @@ def path_from_distances(
         r, c = cell // cols, cell % cols
         for d in range(4):
             if is_open(conn, r, c, d):
-                nr = r + (-1 if d == 0 else (1 if d == 1 else 0))
-                nc = c + (-1 if d == 2 else (1 if d == 3 else 0))
-                nxt = nr * cols + nc
+                nxt = neighbor(cell, d, cols)
                 if dist_to_dst[nxt] == dist_to_dst[cell] - 1:
                     cell = nxt
                     break
