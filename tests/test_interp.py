@@ -308,6 +308,22 @@ def test_cli_writes_a_report(tmp_path):
     assert (tmp_path / "rep" / "results.json").is_file()
 
 
+def test_cli_runs_only_the_named_sections(tmp_path, capsys):
+    config = {"model": tiny().cfg.to_dict(), "data": DATA.to_dict()}
+    save_model(tmp_path / "ckpt", tiny(), config)
+    main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "rep"), "--quick",
+          "--mazes", "4", "--no-progress", "--shift-checkpoint", "none",
+          "--sections", "lens,attention"])  # fmt: skip
+    text = (tmp_path / "rep" / "report.md").read_text()
+    numbers = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert numbers["stages"] == ["attention", "lens"]  # the report's order, not the option's
+    assert "## 1." in text and "## 3." in text and "## 2." not in text and "## 10." not in text
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(tmp_path / "ckpt"), "--out", str(tmp_path / "r2"),
+              "--sections", "size"])  # fmt: skip
+    assert "--sections: unknown ['size']; known: ['attention'" in capsys.readouterr().err
+
+
 def test_shift_section_takes_a_held_back_region_that_is_not_a_quadrant(tmp_path, examples):
     from agents.transformer.interp import report
 

@@ -1,4 +1,5 @@
-"""``python -m agents.transformer.interp --checkpoint DIR --out DIR [--mazes N] [--quick]``."""
+"""``python -m agents.transformer.interp --checkpoint DIR --out DIR [--mazes N] [--quick]
+[--sections sizes,...]``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 
 from agents.transformer.checkpoint import load_model
 from agents.transformer.data import DataConfig
-from agents.transformer.policy import resolve_checkpoint
+from agents.transformer.shipped import resolve_checkpoint
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,8 +40,15 @@ def main(argv: list[str] | None = None) -> None:
         "section: a directory or a shipped model's name (default no_ne_targets_6x6; 'none' "
         "skips it)",
     )
+    parser.add_argument(
+        "--sections",
+        default=None,
+        help="comma-separated report sections to run alone (default: all): attention, probes, "
+        "lens, patching, retarget, geometry, bottlenecks, target shift, clusters, sizes",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
+    sections = None if args.sections is None else [x.strip() for x in args.sections.split(",")]
     mazes = min(args.mazes, 24) if args.quick else args.mazes
     if mazes < 4:
         parser.error(f"--mazes must be >= 4, got {args.mazes}")
@@ -49,7 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    from agents.transformer.interp.report import run_all
+    from agents.transformer.interp.report import STAGES, run_all
+
+    if sections is not None and not set(sections) <= set(STAGES):
+        parser.error(
+            f"--sections: unknown {sorted(set(sections) - set(STAGES))}; known: {list(STAGES)}"
+        )
 
     model, config = load_model(resolve_checkpoint(args.checkpoint))
     shift_model = None
@@ -68,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         title=str(args.checkpoint),
         shift_model=shift_model,
         probe_mazes=None if args.quick else args.probe_mazes,
+        sections=sections,
     )
     print(f"wrote {args.out / 'report.md'}")
 

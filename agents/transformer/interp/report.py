@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -82,13 +83,16 @@ def run_all(
     title: str = "model",
     shift_model: tuple[GPT, DataConfig, str] | None = None,
     probe_mazes: int | None = None,
+    sections: Sequence[str] | None = None,
 ) -> dict:
-    """Every experiment on ``n_mazes`` held-out mazes; returns the numbers written to JSON.
+    """Every experiment (or those named in ``sections``, from ``STAGES``) on ``n_mazes``
+    held-out mazes; returns the numbers written to JSON.
 
     ``shift_model``: (model, its data config, label) of a model trained without targets in one
     region (``"!quadrant:NE"``), compared with this one in the target-shift section.
     ``probe_mazes``: how many held-out mazes the linear probes fit on (default ``n_mazes``; a
     probe has d_model weights per label, so it wants many more mazes than the other tools)."""
+    chosen = _chosen(sections)
     rep = Report(out)
     examples = held_out(data, n_mazes, seed)
     probe_examples = (
@@ -101,20 +105,11 @@ def run_all(
     rep.add(
         f"# Interpretability report: {title}\n\n{n_mazes} held-out {data.generator} "
         f"{shape[0]}x{shape[1]} mazes (eval seed {seed}); {n} layers x "
-        f"{model.cfg.n_heads} heads.\n"
+        f"{model.cfg.n_heads} heads."
+        + ("" if sections is None else f" Sections run: {', '.join(chosen)}.")
+        + "\n"
     )
-    stages = [
-        ("attention", _attention),
-        ("probes", _probes),
-        ("lens", _lens),
-        ("patching", _patching),
-        ("retarget", _retarget),
-        ("geometry", _geometry),
-        ("bottlenecks", _bottlenecks),
-        ("target shift", _shift),
-        ("clusters", _clusters),
-        ("sizes", _sizes),
-    ]
+    stages = [(name, STAGES[name]) for name in chosen]
     ctx = dict(
         model=model,
         data=data,
@@ -549,3 +544,30 @@ def _sizes(rep: Report, model, data, examples, seed, quick, **_):
         "rows": [asdict(r) for r in rows],
         "scaled": None if scaled is None else [asdict(r) for r in scaled],
     }
+
+
+STAGES = {
+    "attention": _attention,
+    "probes": _probes,
+    "lens": _lens,
+    "patching": _patching,
+    "retarget": _retarget,
+    "geometry": _geometry,
+    "bottlenecks": _bottlenecks,
+    "target shift": _shift,
+    "clusters": _clusters,
+    "sizes": _sizes,
+}
+"""The report's sections in order: name -> stage."""
+
+
+def _chosen(sections: Sequence[str] | None) -> list[str]:
+    """The stage names to run, in the report's order; an unknown name raises ValueError."""
+    if sections is None:
+        return list(STAGES)
+    unknown = [name for name in sections if name not in STAGES]
+    if unknown:
+        raise ValueError(f"unknown report section(s) {unknown}; known: {list(STAGES)}")
+    if not sections:
+        raise ValueError(f"no report section named; known: {list(STAGES)}")
+    return [name for name in STAGES if name in sections]
