@@ -85,6 +85,10 @@ class Episodes:
         self.terminated = np.zeros(n, np.bool_)
         self.truncated = np.zeros(n, np.bool_)
         self._outcomes = (self.rewards, self.terminated, self.truncated)
+        self.state = (self.conns, self.ints, self.visited, self.path, self.bad, self.tokens,
+                      self.mask)  # fmt: skip
+        self.tables = (self.cell_ids, self.number_ids, self.token_table, self.iparams,
+                       self.fparams)  # fmt: skip
 
     def seed(self, idx: np.ndarray, generators: list[np.random.Generator]) -> None:
         """Start the key streams of episodes ``idx``, one from each of ``generators``."""
@@ -104,10 +108,8 @@ class Episodes:
             self._reset_batched(idx, keys)
             return
         failed = _reset_fused(
-            idx, self.streams, *self._fused, self.conns, self.ints, self.visited, self.path,
-            self.bad, self.tokens, self.mask, self.cell_ids, self.number_ids, self.iparams,
-            self._outcomes,
-        )  # fmt: skip
+            idx, self.streams, self._fused, self.state, self.tables, self._outcomes
+        )
         if failed >= 0:
             raise self.config.endpoints.no_pair(failed)
 
@@ -130,11 +132,7 @@ class Episodes:
         )  # fmt: skip
         if seeds.used != KEYS_PER_RESET:
             raise RuntimeError(f"a reset drew {seeds.used} keys per episode, not {KEYS_PER_RESET}")
-        _reset(
-            idx, conns, o, t, optimal, prompts, lengths, self.conns, self.ints, self.visited,
-            self.path, self.bad, self.tokens, self.mask, self.cell_ids, self.number_ids,
-            self.iparams, self._outcomes,
-        )  # fmt: skip
+        _reset(idx, conns, o, t, optimal, prompts, lengths, self.state, self.tables, self._outcomes)
 
     def _fused_args(self) -> tuple | None:
         """The config's arguments for ``_reset_fused``, or None where it does not apply (a
@@ -155,11 +153,7 @@ class Episodes:
         """Advance the ``active`` episodes; results land in rewards / terminated / truncated.
 
         Returns -1, or (with nothing changed) the index of the first out-of-range action."""
-        return _step(
-            actions, active, self.conns, self.ints, self.visited, self.path, self.bad,
-            self.tokens, self.mask, self.cell_ids, self.number_ids, self.token_table,
-            self.iparams, self.fparams, self.rewards, self.terminated, self.truncated,
-        )  # fmt: skip
+        return _step(actions, active, self.state, self.tables, self._outcomes)
 
     # ------------------------------------------------------------------ observations and info
     def observation(self, i: int) -> dict[str, np.ndarray]:

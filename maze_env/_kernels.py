@@ -6,6 +6,11 @@ Episode state is flat arrays; the int matrix ``ints`` (n, N_INT) has one named c
 (``POS`` the current cell, ``PREV`` the one before, ``PENDING`` a half-written ``coords``
 coordinate, ``STEPS``, ``PATH_LEN``, ``LENGTH`` tokens so far, ``ORIGIN``, ``TARGET``,
 ``OPTIMAL`` path length, ``SUCCESS``, then one count per violation kind from ``VIOL``).
+
+The kernels pass three tuples instead of long argument lists: ``state`` = (conns, ints, visited,
+path, bad, tokens, mask), the episodes' arrays (``Episodes.state``); ``tables`` = (cell_ids,
+number_ids, token_table, iparams, fparams), what the config fixes (``Episodes.tables``); and
+``outcomes`` = (rewards, terminated, truncated).
 """
 
 from __future__ import annotations
@@ -35,9 +40,11 @@ _DC = np.array([0, 0, -1, 1], np.int64)
 
 
 @kernel(inline="always")
-def _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams):
+def _update_mask(i, state, tables):
     """Legal actions of episode i: an open connection to an unvisited cell; stop at the target
     (with no half-emitted coordinate) or when nothing else is legal."""
+    conns, ints, visited, mask = state[0], state[1], state[2], state[6]
+    cell_ids, number_ids, iparams = tables[0], tables[1], tables[3]
     move_env, coords, stop = iparams[0] == 1, iparams[1] == 1, iparams[2]
     conn, cols = conns[i], conns.shape[3]
     for a in range(mask.shape[1]):
@@ -78,8 +85,9 @@ def _count(ints, i, kinds):
 
 
 @kernel(inline="always")
-def _visit(i, cell, conns, ints, visited, path, bad):
+def _visit(i, cell, state):
     """Move episode i to ``cell``, recording every rule the move breaks."""
+    conns, ints, visited, path, bad = state[0], state[1], state[2], state[3], state[4]
     cols = conns.shape[3]
     pos = ints[i, POS]
     r, c, r2, c2 = pos // cols, pos % cols, cell // cols, cell % cols
@@ -114,11 +122,12 @@ def _emit(i, token, ints, tokens):
 
 
 @kernel(inline="always")
-def _start(i, origin, target, moves, prompt_len, conns, ints, visited, path, bad, tokens, mask,
-           cell_ids, number_ids, iparams, outcomes):  # fmt: skip
+def _start(i, origin, target, moves, prompt_len, state, tables, outcomes):
     """Start episode i in ``conns[i]`` whose prompt is already in ``tokens[i]``: state at the
     origin, the origin's token(s) emitted, legal actions set, its reward / terminated /
     truncated (``outcomes``) zeroed."""
+    ints, visited, path, bad, tokens = state[1], state[2], state[3], state[4], state[5]
+    cell_ids = tables[0]
     rewards, terminated, truncated = outcomes
     rewards[i], terminated[i], truncated[i] = 0.0, False, False
     ints[i, :] = 0
@@ -136,33 +145,35 @@ def _start(i, origin, target, moves, prompt_len, conns, ints, visited, path, bad
     ints[i, LENGTH] = prompt_len
     for q in range(cell_ids.shape[1]):
         _emit(i, cell_ids[origin, q], ints, tokens)
-    _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams)
+    _update_mask(i, state, tables)
 
 
 @kernel
-def _reset(idx, new_conns, origins, targets, optimal, prompts, prompt_lens, conns, ints, visited,
-           path, bad, tokens, mask, cell_ids, number_ids, iparams, outcomes):  # fmt: skip
+def _reset(idx, new_conns, origins, targets, optimal, prompts, prompt_lens, state, tables,
+           outcomes):  # fmt: skip
     """Start episodes ``idx`` from mazes, endpoints and prompts made by the batch APIs."""
+    conns, tokens = state[0], state[5]
     for j in range(idx.shape[0]):
         i = idx[j]
         conns[i] = new_conns[j]
         tokens[i, :] = prompts[j]
-        _start(i, origins[j], targets[j], optimal[j] - 1, prompt_lens[j], conns, ints, visited,
-               path, bad, tokens, mask, cell_ids, number_ids, iparams, outcomes)  # fmt: skip
+        _start(i, origins[j], targets[j], optimal[j] - 1, prompt_lens[j], state, tables, outcomes)
 
 
 @kernel
-def _reset_fused(idx, streams, kind, gparams, o_region, t_region, o_dead, t_dead, min_distance,
-                 max_distance, special, pad, conns, ints, visited, path, bad, tokens, mask,
-                 cell_ids, number_ids, iparams, outcomes) -> int:  # fmt: skip
+def _reset_fused(idx, streams, plan, state, tables, outcomes) -> int:
     """``_reset`` with the maze, endpoints, optimal length and prompt made in the same loop.
 
     The same kernels as ``generate_batch`` (``generate_into``), ``sample_endpoints_batch``
     (``allowed_cells``, ``sample_pair``) and ``encode_batch`` (``encode_into``) on the same keys
     (the next ``KEYS_PER_RESET`` of episode i's stream ``streams[i]``: maze, canvas offset
     (unused), endpoints, edge order), so the result equals the batch-API path.  Returns -1, or
-    the index j whose maze has no valid endpoint pair.
+    the index j whose maze has no valid endpoint pair.  ``plan`` = (generator kind, its params,
+    origin / target region masks and dead-end flags, min / max distance, special ids, pad id).
     """
+    kind, gparams, o_region, t_region, o_dead, t_dead, min_distance, max_distance = plan[:8]
+    special, pad = plan[8], plan[9]
+    conns, tokens, cell_ids = state[0], state[5], tables[0]
     rows, cols = conns.shape[2], conns.shape[3]
     cells = rows * cols
     o_ok, t_ok = np.empty(cells, np.bool_), np.empty(cells, np.bool_)
@@ -170,37 +181,38 @@ def _reset_fused(idx, streams, kind, gparams, o_region, t_region, o_dead, t_dead
     order, valid = np.empty(cells, np.int64), np.empty(cells, np.int64)
     ea, eb = np.empty(2 * cells, np.int64), np.empty(2 * cells, np.int64)
     no_path = np.empty(0, np.int64)
-    state = np.empty(1, np.uint64)
+    key = np.empty(1, np.uint64)  # the kernels' RNG state
     keys = np.empty((1, KEYS_PER_RESET), np.uint64)
     for j in range(idx.shape[0]):
         i = idx[j]
         draw_stream_keys(streams, idx[j : j + 1], keys)
         conns[i] = False
-        state[0] = keys[0, 0]
-        generate_into(kind, conns[i], state, gparams)
+        key[0] = keys[0, 0]
+        generate_into(kind, conns[i], key, gparams)
         allowed_cells(conns[i], o_region, t_region, o_dead, t_dead, o_ok, t_ok)
-        state[0] = keys[0, 2]
+        key[0] = keys[0, 2]
         origin, target = sample_pair(
-            conns[i], state, o_ok, t_ok, min_distance, max_distance, dist, queue, order, valid
+            conns[i], key, o_ok, t_ok, min_distance, max_distance, dist, queue, order, valid
         )
         if origin < 0:
             return j
         tokens[i, :] = pad
-        state[0] = keys[0, 3]
-        length = encode_into(conns[i], state, cell_ids, special, origin, target, no_path, 0,
+        key[0] = keys[0, 3]
+        length = encode_into(conns[i], key, cell_ids, special, origin, target, no_path, 0,
                              False, tokens[i], ea, eb)  # fmt: skip
-        _start(i, origin, target, dist[target], length, conns, ints, visited, path, bad, tokens,
-               mask, cell_ids, number_ids, iparams, outcomes)  # fmt: skip
+        _start(i, origin, target, dist[target], length, state, tables, outcomes)
     return -1
 
 
 @kernel
-def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_ids, number_ids,
-          token_table, iparams, fparams, rewards, terminated, truncated):  # fmt: skip
+def _step(actions, active, state, tables, outcomes):
     """Advance every active episode by one action; write reward / terminated / truncated.
 
     Returns -1, or (having changed nothing) the first active episode whose action is not in
     [0, n_actions)."""
+    conns, ints, tokens, mask = state[0], state[1], state[5], state[6]
+    cell_ids, token_table, iparams, fparams = tables[0], tables[2], tables[3], tables[4]
+    rewards, terminated, truncated = outcomes
     for i in range(actions.shape[0]):
         if active[i] and not 0 <= actions[i] < mask.shape[1]:
             return i
@@ -229,7 +241,7 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
                 cell = nr * cols + nc
                 for q in range(cell_ids.shape[1]):
                     _emit(i, cell_ids[cell, q], ints, tokens)
-                _visit(i, cell, conns, ints, visited, path, bad)
+                _visit(i, cell, state)
             else:  # the grid border is a wall
                 ints[i, VIOL + _WALL] += 1
         else:
@@ -244,7 +256,7 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
                 else:
                     ints[i, PENDING] = -1
                     if pending < rows and num < cols:
-                        _visit(i, pending * cols + num, conns, ints, visited, path, bad)
+                        _visit(i, pending * cols + num, state)
                     else:
                         ints[i, VIOL + _INVALID] += 1
             else:
@@ -252,7 +264,7 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
                 if cell < 0:
                     ints[i, VIOL + _INVALID] += 1
                 else:
-                    _visit(i, cell, conns, ints, visited, path, bad)
+                    _visit(i, cell, state)
         ints[i, STEPS] += 1
         total = _count(ints, i, STEP_KINDS)
         if terminate and total > before:
@@ -264,7 +276,7 @@ def _step(actions, active, conns, ints, visited, path, bad, tokens, mask, cell_i
         truncated[i] = (not ended) and ints[i, STEPS] >= max_steps
         if (ended or truncated[i]) and not stopped:
             ints[i, VIOL + _NO_END] = 1
-        _update_mask(i, conns, ints, visited, cell_ids, number_ids, mask, iparams)
+        _update_mask(i, state, tables)
     return -1
 
 
