@@ -171,11 +171,16 @@ class Vocabulary:
         ends = np.cumsum(keep.sum(1)).tolist()
         return [flat[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
 
-    def cell_tokens(self, scheme: str, shape: Shape) -> np.ndarray:
-        """Per flat cell, the ids that spell it: (cells, 1) (aotp, walls) or (cells, 2) (coords)."""
+    def _fitting(self, shape: Shape) -> tuple[int, int]:
+        """(rows, cols) of ``shape``; ValueError if this vocabulary cannot name its cells."""
         rows, cols = shape
         if rows > self.max_grid or cols > self.max_grid:
             raise ValueError(f"a {rows}x{cols} grid does not fit {self!r}")
+        return rows, cols
+
+    def cell_tokens(self, scheme: str, shape: Shape) -> np.ndarray:
+        """Per flat cell, the ids that spell it: (cells, 1) (aotp, walls) or (cells, 2) (coords)."""
+        rows, cols = self._fitting(shape)
         if check_scheme(scheme) == "coords":
             rr, cc = np.divmod(np.arange(rows * cols), cols)
             return np.stack([self.number_ids[rr], self.number_ids[cc]], 1).astype(np.int32)
@@ -184,9 +189,7 @@ class Vocabulary:
     def cell_of_ids(self, shape: Shape) -> np.ndarray:
         """Per token id, the flat cell (row * cols + col) its ``(r,c)`` token names in a grid of
         ``shape``, or -1 (any other token, a cell outside the grid): ``cell_tokens``' inverse."""
-        rows, cols = shape
-        if rows > self.max_grid or cols > self.max_grid:
-            raise ValueError(f"a {rows}x{cols} grid does not fit {self!r}")
+        rows, cols = self._fitting(shape)
         out = np.full(len(self), -1, np.int64)
         out[self.coord_ids[:rows, :cols].ravel()] = np.arange(rows * cols)
         return out

@@ -57,12 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     torch.set_num_threads(args.threads)
-    from agents.transformer.interp.report import STAGES, run_all
+    from agents.transformer.interp.report import chosen_sections, run_all
 
-    if sections is not None and not set(sections) <= set(STAGES):
-        parser.error(
-            f"--sections: unknown {sorted(set(sections) - set(STAGES))}; known: {list(STAGES)}"
-        )
+    try:
+        chosen_sections(sections)
+    except ValueError as err:
+        parser.error(f"--sections: {err}")
 
     model, config = load_model(resolve_checkpoint(args.checkpoint))
     shift_model = None

@@ -92,7 +92,7 @@ def run_all(
     region (``"!quadrant:NE"``), compared with this one in the target-shift section.
     ``probe_mazes``: how many held-out mazes the linear probes fit on (default ``n_mazes``; a
     probe has d_model weights per label, so it wants many more mazes than the other tools)."""
-    chosen = _chosen(sections)
+    chosen = chosen_sections(sections)
     rep = Report(out)
     examples = held_out(data, n_mazes, seed)
     probe_examples = (
@@ -561,13 +561,12 @@ STAGES = {
 """The report's sections in order: name -> stage."""
 
 
-def _chosen(sections: Sequence[str] | None) -> list[str]:
-    """The stage names to run, in the report's order; an unknown name raises ValueError."""
+def chosen_sections(sections: Sequence[str] | None) -> list[str]:
+    """The stage names to run (all for None), in the report's order; an unknown name, or none,
+    raises ValueError listing the known ones."""
     if sections is None:
         return list(STAGES)
-    unknown = [name for name in sections if name not in STAGES]
-    if unknown:
-        raise ValueError(f"unknown report section(s) {unknown}; known: {list(STAGES)}")
-    if not sections:
-        raise ValueError(f"no report section named; known: {list(STAGES)}")
+    unknown = sorted(set(sections) - set(STAGES))
+    if unknown or not sections:
+        raise ValueError(f"unknown {unknown}; known: {list(STAGES)}")
     return [name for name in STAGES if name in sections]
