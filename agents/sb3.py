@@ -78,6 +78,7 @@ class TrainArgs:
     ent_coef: float = _arg(0.01, "entropy bonus")
     d_model: int = _arg(32, "TokenFeatures width")
     n_heads: int = _arg(2, "TokenFeatures attention heads")
+    n_rounds: int = _arg(0, "TokenFeatures rounds of message passing over the maze graph")
     seed: int = _arg(0, "seeds torch, the envs (seed + i) and PPO")
     threads: int = _arg(1, "torch threads (the PPO update is most of the time)")
     max_minutes: float | None = _arg(55.0, "stop and save after this many minutes (inf: no)", float)

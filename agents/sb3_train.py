@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 import time
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from pathlib import Path
 
 import torch
@@ -62,7 +62,9 @@ def train(args: TrainArgs) -> Path:
         learning_rate=args.learning_rate,
         gamma=args.gamma,
         ent_coef=args.ent_coef,
-        policy_kwargs=policy_kwargs(d_model=args.d_model, n_heads=args.n_heads),
+        policy_kwargs=policy_kwargs(
+            d_model=args.d_model, n_heads=args.n_heads, n_rounds=args.n_rounds
+        ),
         seed=args.seed,
         device="cpu",
         verbose=args.verbose,
@@ -74,7 +76,10 @@ def _continue(args: TrainArgs, env, env_kwargs: dict) -> Path:
     """Go on training ``args.resume`` (weights, optimizer, step count) on the same settings."""
     earlier = read_manifest(args.resume)
     mine = {k: v for k, v in asdict(args).items() if k not in RUN_ONLY}
-    theirs = {k: v for k, v in earlier.get("train_args", {}).items() if k not in RUN_ONLY}
+    # options added since that run was trained had their default then
+    recorded = {f.name: f.default for f in fields(TrainArgs) if f.default is not MISSING}
+    recorded |= earlier.get("train_args", {})
+    theirs = {k: v for k, v in recorded.items() if k not in RUN_ONLY}
     if mine != theirs:
         changed = sorted(k for k in mine.keys() | theirs.keys() if mine.get(k) != theirs.get(k))
         raise ValueError(f"--resume {args.resume}: options differ from its manifest's: {changed}")

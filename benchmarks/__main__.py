@@ -204,26 +204,32 @@ def cmd_run(args) -> int:
     except (RuntimeError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
     try:
-        results_cells = run_cells(cells, args.out, executor, resume=args.resume, on_done=on_done)
-    except FileExistsError as err:
-        raise SystemExit(f"error: {err}") from None
+        try:
+            results_cells = run_cells(
+                cells, args.out, executor, resume=args.resume, on_done=on_done
+            )
+        except FileExistsError as err:
+            raise SystemExit(f"error: {err}") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        run = {
+            "elapsed_s": time.perf_counter() - t0,
+            "executor": args.executor,
+            "workers": workers,
+            "threads_per_worker": getattr(executor, "threads", None),
+            "resumed": bool(args.resume),
+            "python": platform.python_version(),
+            "provenance": provenance(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "cell_seconds": {c["key"]: c.get("elapsed_s") for c in results_cells},
+        }
+        results = assemble(suite, specs, results_cells, run)
+        # local workers draw the figures too (a Ray worker may not share this disk)
+        figure_workers = executor if args.executor == "process" else None
+        files = write_all(results, results_cells, args.out, args.gifs, figure_workers)
     finally:
         executor.close()
-        if bar is not None:
-            bar.close()
-    run = {
-        "elapsed_s": time.perf_counter() - t0,
-        "executor": args.executor,
-        "workers": workers,
-        "threads_per_worker": getattr(executor, "threads", None),
-        "resumed": bool(args.resume),
-        "python": platform.python_version(),
-        "provenance": provenance(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "cell_seconds": {c["key"]: c.get("elapsed_s") for c in results_cells},
-    }
-    results = assemble(suite, specs, results_cells, run)
-    files = write_all(results, results_cells, args.out, gifs=args.gifs)
     for msg in dict.fromkeys(errors):
         print(f"warning: {msg}", file=sys.stderr)
     per_agent: dict[str, float] = {}

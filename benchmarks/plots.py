@@ -11,6 +11,7 @@ first use.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -383,21 +384,34 @@ def plot_target_heatmaps(results: dict, conditions: list[str], path: Path) -> st
     return path.name
 
 
-def write_figures(results: dict, out_dir: Path) -> tuple[list[str], dict[str, list[Sweep]]]:
-    """Every figure of a run into ``out_dir``; returns the file names and the sweeps found."""
+def _draw(job: tuple) -> str | None:
+    """One figure of ``write_figures``: ``(plot function, its arguments...)``."""
+    plot, *args = job
+    return plot(*args)
+
+
+def write_figures(
+    results: dict, out_dir: Path, executor=None
+) -> tuple[list[str], dict[str, list[Sweep]]]:
+    """Every figure of a run into ``out_dir``; returns the file names and the sweeps found.
+
+    With an ``executor`` (``benchmarks.executor``), the figures are drawn in its workers side by
+    side (matplotlib is most of a quick run's serial time); the files are the same.
+    """
     found = {axis: sweeps(results, axis) for axis in AXES}
-    try:
-        _pyplot()
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         return [], found
-    files = [plot_matrix(results, out_dir / "matrix.png")]
-    for axis, groups in found.items():
-        if groups:
-            files.append(plot_sweep(results, axis, groups, out_dir / f"{axis}.png"))
     regions = [name for _, points in found["target_region"] for _, name in points]
-    heat = plot_target_heatmaps(
-        results, regions or [results["suite"]["reference"]], out_dir / "target_heatmap.png"
-    )
-    if heat:
-        files.append(heat)
-    return files, found
+    jobs = [
+        (plot_matrix, results, out_dir / "matrix.png"),
+        *[(plot_sweep, results, axis, groups, out_dir / f"{axis}.png")
+          for axis, groups in found.items() if groups],
+        (plot_target_heatmaps, results, regions or [results["suite"]["reference"]],
+         out_dir / "target_heatmap.png"),
+    ]  # fmt: skip
+    if executor is None:
+        files = [_draw(job) for job in jobs]
+    else:  # the heatmaps (the slowest) first, so that they do not finish alone
+        drawn = {job[-1]: f for job, f in executor.map_unordered(_draw, jobs[::-1])}
+        files = [drawn[job[-1]] for job in jobs]
+    return [f for f in files if f], found

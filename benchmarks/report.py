@@ -497,8 +497,11 @@ def to_markdown(
 # --------------------------------------------------------------------------- writing
 
 
-def write_all(results: dict, cells: list[dict], out_dir: Path, gifs: int = 2) -> list[str]:
-    """results.json, results.csv, report.md, figures and failure GIFs into ``out_dir``."""
+def write_all(
+    results: dict, cells: list[dict], out_dir: Path, gifs: int = 2, executor=None
+) -> list[str]:
+    """results.json, results.csv, report.md, figures and failure GIFs into ``out_dir`` (the
+    figures in ``executor``'s workers where one is given)."""
     from benchmarks.gifs import write_failure_gifs
     from benchmarks.plots import write_figures
 
@@ -506,7 +509,7 @@ def write_all(results: dict, cells: list[dict], out_dir: Path, gifs: int = 2) ->
     validate(results)
     write_json_atomic(out_dir / "results.json", results, indent=1)
     write_text(out_dir / "results.csv", to_csv(results))
-    figures, found = write_figures(results, out_dir)
+    figures, found = write_figures(results, out_dir, executor)
     notes = []
     if not figures:
         notes.append("no figures: matplotlib is not installed (pip install 'tokenmaze[bench]')")

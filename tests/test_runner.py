@@ -111,6 +111,25 @@ def test_identical_for_one_and_two_workers(tiny, tmp_path, monkeypatch):
     assert deterministic(one) == deterministic(two)
 
 
+def test_figures_drawn_in_two_workers_are_the_serial_bytes(tiny, tmp_path):
+    from benchmarks.plots import write_figures
+
+    results, _ = run(tiny, tmp_path / "run", agents=AGENTS[:2])
+    (tmp_path / "serial").mkdir()
+    (tmp_path / "workers").mkdir()
+    serial, _ = write_figures(results, tmp_path / "serial")
+    ex = ProcessExecutor(2)
+    try:
+        pooled, _ = write_figures(results, tmp_path / "workers", ex)
+    finally:
+        ex.close()
+    assert pooled == serial and serial[0] == "matrix.png" and len(serial) >= 2
+    for name in serial:
+        assert (tmp_path / "workers" / name).read_bytes() == (
+            tmp_path / "serial" / name
+        ).read_bytes()
+
+
 def test_workers_times_threads_never_exceed_the_cores(monkeypatch):
     from benchmarks.executor import auto_workers, threads_per_worker, usable_cores
 

@@ -102,6 +102,20 @@ def test_resume_continues_a_run_and_its_manifest_says_so(model_path, tmp_path):
     assert not (tmp_path / "x.zip").exists()
 
 
+def test_resume_reads_options_added_since_as_their_defaults(model_path, tmp_path):
+    old = tmp_path / "old.zip"  # a run from before ``n_rounds`` existed
+    shutil.copy(model_path, old)
+    manifest = sb3.read_manifest(model_path)
+    del manifest["train_args"]["n_rounds"]
+    sb3_agent.manifest_path(old).write_text(json.dumps(manifest))
+    more = sb3.train(tmp_path / "more.zip", timesteps=192, resume=str(old), progress_bar=False,
+                     **TINY)  # fmt: skip
+    assert sb3.read_manifest(more)["train_args"]["n_rounds"] == 0
+    with pytest.raises(ValueError, match=r"options differ from its manifest's: \['n_rounds'\]"):
+        sb3.train(tmp_path / "x.zip", timesteps=192, resume=str(old), progress_bar=False,
+                  **{**TINY, "n_rounds": 1})  # fmt: skip
+
+
 # --------------------------------------------------------------------------- trust
 
 
@@ -184,12 +198,14 @@ def test_policy_kwargs_give_every_algorithm_the_token_encoder(algo):
     assert extractor.embed.num_embeddings == int(np.max(env.observation_space["tokens"].high)) + 1
 
 
-def test_token_features_ignore_the_padding():  # each row alone == the row in a longer batch
+@pytest.mark.parametrize("n_rounds", [0, 2])
+def test_token_features_ignore_the_padding(n_rounds):  # each row alone == the row in a batch
     import torch
 
     env = gym.make("TokenMazeMoves-v0", size=5)
     torch.manual_seed(0)
-    features = sb3.TokenFeatures(env.observation_space)
+    features = sb3.TokenFeatures(env.observation_space, n_rounds=n_rounds)
+    assert len(features.pools) == n_rounds
     obs, info = env.reset(seed=0)
     batch = [obs]
     for _ in range(6):
@@ -209,6 +225,8 @@ def test_policy_kwargs_reject_bad_sizes():
         sb3.policy_kwargs(d_model=0)
     with pytest.raises(ValueError, match="multiple of n_heads"):
         sb3.policy_kwargs(d_model=10, n_heads=4)
+    with pytest.raises(ValueError, match="n_rounds"):
+        sb3.policy_kwargs(n_rounds=-1)
 
 
 # --------------------------------------------------------------------------- the VecEnv adapter
