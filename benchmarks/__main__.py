@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: run suites, list suites and agents, run speed benchmarks.
+"""``python -m benchmarks``: run suites, list suites and agents, compare checkpoints, speed.
 
 Plain ``python -m benchmarks`` runs the quick suite with every built-in agent into ./results.
 """
@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks import compare
+
 EPILOG = """\
 examples:
   python -m benchmarks                       # quick suite, every built-in agent -> ./results
@@ -23,6 +25,7 @@ examples:
   python -m benchmarks list                               # suites and agents
   python -m benchmarks overlap --suite size --hashes train_hashes.txt
   python -m benchmarks speed maze              # maze | env | transformer | sb3 | ddp | main
+  python -m benchmarks compare runs/mine small_to_large --size 10   # paired, same mazes
 
 outputs (in --out DIR): results.json (schema: benchmarks/report.py), results.csv, report.md
 (opens with the agent x condition matrix), matrix.png, one figure per suite axis the suite
@@ -119,6 +122,15 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         type=Path,
         help="text file of training Maze.canonical_hash() values, one per line",
+    )
+    compare.add_arguments(
+        sub.add_parser(
+            "compare",
+            help="two transformer checkpoints on the same held-out mazes: the paired "
+            "exact-path difference",
+            description=compare.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     )
     sp = sub.add_parser(
         "speed",
@@ -282,6 +294,11 @@ def cmd_overlap(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    compare.run(args)
+    return 0
+
+
 def cmd_speed(args) -> int:
     module = f"benchmarks.speed_{args.target}"
     try:
@@ -351,9 +368,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]
     args = _parser().parse_args(argv)
-    return {"run": cmd_run, "list": cmd_list, "overlap": cmd_overlap, "speed": cmd_speed}[
-        args.command
-    ](args)
+    commands = {"run": cmd_run, "list": cmd_list, "overlap": cmd_overlap,
+                "compare": cmd_compare, "speed": cmd_speed}  # fmt: skip
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,26 @@ def evaluate(
     """Greedy-decode every held-out prompt (with ``scaling``: length-scaled rotary frequencies);
     return rates over the set (with ``detail``, also broken down by shortest-path length and by
     what went wrong: ``breakdown``)."""
+    scores = score_held_out(model, data, held_out, batch_size, scaling)
+    forks = sum(s.fork_total for s in scores)
+    rates = {
+        "exact": float(np.mean([s.exact_path for s in scores])),
+        "reached": float(np.mean([s.success for s in scores])),
+        "fork_accuracy": sum(s.fork_correct for s in scores) / forks if forks else float("nan"),
+        "n": len(scores),
+    }
+    return {**rates, **breakdown(scores)} if detail else rates
+
+
+@torch.no_grad()
+def score_held_out(
+    model: GPT,
+    data: DataConfig,
+    held_out: EvalSet,
+    batch_size: int = 256,
+    scaling: RotaryScaling | None = None,
+) -> list[EpisodeMetrics]:
+    """Greedy-decode every held-out prompt; one judged ``EpisodeMetrics`` per maze, in order."""
     vocab = data.vocab
     probs = held_out.problems
     max_new = (probs.conns.shape[2] * probs.conns.shape[3] + 1) * data.tokens_per_cell
@@ -46,14 +66,34 @@ def evaluate(
                     data.scheme,
                 )
             )
-    forks = sum(s.fork_total for s in scores)
-    rates = {
-        "exact": float(np.mean([s.exact_path for s in scores])),
-        "reached": float(np.mean([s.success for s in scores])),
-        "fork_accuracy": sum(s.fork_correct for s in scores) / forks if forks else float("nan"),
-        "n": len(scores),
-    }
-    return {**rates, **breakdown(scores)} if detail else rates
+    return scores
+
+
+def held_out_for(
+    config: dict,
+    n: int,
+    seed: int = 0,
+    generator: str | None = None,
+    p: float | None = None,
+    size: int | None = None,
+    max_distance: int | None = None,
+) -> tuple[DataConfig, EvalSet]:
+    """The data config and held-out set ``evaluate`` scores a checkpoint (``config``: its
+    ``config.json``) on: its training data, or that with another generator (kwarg ``p``), one
+    maze side, or paths of at most ``max_distance`` steps."""
+    import dataclasses
+
+    from agents.transformer.data import eval_set
+
+    data = DataConfig(**config["data"])
+    if generator is not None:
+        kwargs = {} if p is None else {"p": p}
+        data = dataclasses.replace(data, generator=generator, generator_kwargs=kwargs)
+    if size is not None:
+        data = data.at_size(size)
+    if max_distance is not None:
+        data = dataclasses.replace(data, endpoints={**data.endpoints, "max_distance": max_distance})
+    return data, eval_set(data, n, seed=seed)
 
 
 def breakdown(scores: list[EpisodeMetrics], bin_width: int = 5) -> dict:
@@ -81,7 +121,6 @@ def breakdown(scores: list[EpisodeMetrics], bin_width: int = 5) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m agents.transformer evaluate``: held-out scores of a checkpoint."""
-    import dataclasses
     import json
 
     from agents.transformer.checkpoint import load_model
@@ -95,17 +134,9 @@ def main(argv: list[str] | None = None) -> None:
         model, config = load_model(resolve_checkpoint(args.checkpoint))
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
-    data = trained = DataConfig(**config["data"])
-    if args.generator is not None:
-        kwargs = {} if args.p is None else {"p": args.p}
-        data = dataclasses.replace(data, generator=args.generator, generator_kwargs=kwargs)
-    if args.size is not None:
-        data = data.at_size(args.size)
-    if args.max_distance is not None:
-        data = dataclasses.replace(
-            data, endpoints={**data.endpoints, "max_distance": args.max_distance}
-        )
-    held_out = eval_set(data, args.n, seed=args.seed)
+    trained = DataConfig(**config["data"])
+    data, held_out = held_out_for(config, args.n, args.seed, args.generator, args.p, args.size,
+                                  args.max_distance)  # fmt: skip
     scaling = scaling_for(model.cfg, trained, args.rotary_scaling)
     scores = evaluate(model, data, held_out, detail=args.breakdown, scaling=scaling)
     if args.check_overlap:
