@@ -16,7 +16,7 @@ import json
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The comparison's options (``python -m benchmarks compare`` and this module's own CLI)."""
+    """The comparison's options, on ``python -m benchmarks compare``'s subparser."""
     p.add_argument("a", help="model directory or shipped model name")
     p.add_argument("b", help="model directory or shipped model name")
     p.add_argument("--n", type=int, default=150, help="held-out mazes (default 150)")
@@ -27,15 +27,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-distance", type=int, default=None, help="longest shortest path")
     p.add_argument("--rotary-scaling", choices=("auto", "off"), default="auto",
                    help="as in evaluate (default auto)")  # fmt: skip
-
-
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks compare", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    add_arguments(p)
-    run(p.parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -72,7 +63,3 @@ def run(args: argparse.Namespace) -> None:
         "a_minus_b": diff, "ci95": [lo, hi],
         "only_a": sum(x > y for x, y in zip(a, b)), "only_b": sum(y > x for x, y in zip(a, b)),
     }))  # fmt: skip
-
-
-if __name__ == "__main__":
-    main()
