@@ -387,3 +387,29 @@ def test_verb_help_answers_before_torch_loads(verb):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "0 False False"
     assert verb == "export" or "(default:" in out.stdout  # defaults are shown
+
+
+def test_a_data_change_on_resume_keeps_the_optimizer_and_is_recorded(tmp_path):
+    first = Trainer(_config(tmp_path, 3), tmp_path / "run")
+    first.run(progress=False)
+    weighted = _config(tmp_path, 5)
+    weighted.data = {**DATA.to_dict(), "generator": "wilson", "queries_per_maze": 2}
+    with pytest.raises(CheckpointError, match="--data-change"):
+        Trainer(weighted, tmp_path / "run").resume()
+    resumed = Trainer(weighted, tmp_path / "run")
+    resumed.resume(data_change=True)
+    carried, before = (t.optimizer.state_dict()["state"] for t in (resumed, first))
+    assert carried.keys() == before.keys() and len(before) > 0  # the optimizer state carried over
+    assert all(torch.equal(carried[i]["exp_avg"], before[i]["exp_avg"]) for i in before)
+    resumed.run(progress=False)
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["summary"]["data_changes"] == [{"step": 3, "previous": DATA.to_dict()}]
+    new_data = DataConfig(**weighted.data)  # held out from (and checked against) the new data
+    assert resumed.held_out.hashes == eval_set(new_data, 8).hashes != eval_set(DATA, 8).hashes
+    again = Trainer(weighted, tmp_path / "run")
+    again.resume()  # the run's data is now the new data: no flag needed to go on
+    assert again.data_changes == state["summary"]["data_changes"]
+    other_grid = _config(tmp_path, 6)
+    other_grid.data = {**weighted.data, "max_grid": 4, "canvas": 4}
+    with pytest.raises(CheckpointError, match="data.max_grid"):
+        Trainer(other_grid, tmp_path / "run").resume(data_change=True)

@@ -26,6 +26,12 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--resume", action="store_true", help="continue from the run directory's checkpoint"
     )
+    p.add_argument(
+        "--data-change",
+        action="store_true",
+        help="with --resume: go on with the config's data (a curriculum phase; "
+        "data.scheme and data.max_grid must stay the run's)",
+    )
     p.add_argument("--steps", type=int, default=None, help="override the config's total steps")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p

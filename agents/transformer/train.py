@@ -254,6 +254,7 @@ class Trainer:
         self.last_eval: dict = {}
         self.losses: list[float] = []  # the steps' losses since the last log line
         self.held_out = eval_set(self.data, cfg.eval_size, seed=cfg.seed)
+        self.data_changes: list[dict] = []  # {"step", "previous" data} per --data-change
 
     # ----------------------------------------------------------------- persistence
     def save(self) -> None:
@@ -266,6 +267,8 @@ class Trainer:
         }
         if self.init_from:
             summary["init_from"] = self.init_from
+        if self.data_changes:
+            summary["data_changes"] = self.data_changes
         tensors, rest = optimizer_tensors(self.optimizer)
         save_model(
             self.out,
@@ -294,20 +297,35 @@ class Trainer:
         shutil.rmtree(kept, ignore_errors=True)
         tmp.rename(kept)
 
-    def resume(self) -> None:
+    def resume(self, data_change: bool = False) -> None:
+        """Continue the run in ``out`` from its checkpoint.  With ``data_change`` the run goes on
+        with this config's ``data`` (a curriculum phase: optimizer and step kept, batch ``t``
+        drawn from the new data), which must keep the run's ``scheme`` and ``max_grid``; the
+        change is recorded in the summary's ``data_changes``."""
         if self.out.is_dir():
             recover(self.out)  # a save killed after its commit point: finish it
         state = read_json(self.out / STATE_FILE)
         config = read_json(self.out / "config.json")
         saved = config["training"]["config"]
-        if (
-            saved["model"] != self.cfg.model
-            or saved["data"] != self.cfg.data
-            or saved["seed"] != self.cfg.seed
-        ):
-            raise CheckpointError(
-                f"{self.out}: the run was started with another model/data/seed config"
-            )
+        if saved["model"] != self.cfg.model or saved["seed"] != self.cfg.seed:
+            raise CheckpointError(f"{self.out}: the run was started with another model/seed config")
+        changes = list(state["summary"].get("data_changes", []))
+        if saved["data"] != self.cfg.data:
+            if not data_change:
+                raise CheckpointError(
+                    f"{self.out}: the run was started with another data config "
+                    "(pass --data-change to continue it on this config's data)"
+                )
+            previous = DataConfig(**saved["data"])
+            for key in ("scheme", "max_grid"):
+                before, after = getattr(previous, key), getattr(self.data, key)
+                if before != after:
+                    raise CheckpointError(
+                        f"{self.out}: data.{key} {after!r} differs from the run's {before!r}; "
+                        "a data change keeps the token format and vocabulary (data.scheme, "
+                        "data.max_grid)"
+                    )
+            changes.append({"step": state["step"], "previous": saved["data"]})
         check_same_step(self.out, state["step"], (MODEL_FILE, OPTIM_FILE))
         self.model.load_state_dict(read_tensors(self.out, MODEL_FILE, config))
         tensors = read_tensors(self.out, OPTIM_FILE, config)
@@ -320,6 +338,7 @@ class Trainer:
         self.replaced = summary["training_mazes_replaced_for_overlap"]
         self.last_eval = summary["held_out"]
         self.init_from = summary.get("init_from")
+        self.data_changes = changes
         self._truncate_log()
 
     def _truncate_log(self) -> None:
@@ -447,8 +466,10 @@ def main(argv: list[str] | None = None) -> None:
         trainer = DistributedTrainer(cfg, out, command)
     else:
         trainer = Trainer(cfg, out, command)
+    if args.data_change and not args.resume:
+        raise SystemExit("--data-change continues a run: pass it with --resume")
     if args.resume:
-        trainer.resume()
+        trainer.resume(data_change=args.data_change)
         if trainer.rank == 0:
             print(f"resumed {out} at step {trainer.step}", file=sys.stderr)
     elif (out / STATE_FILE).exists():
