@@ -6,13 +6,16 @@ with its paired bootstrap 95% interval (mazes resampled together, so a maze's di
 cancels) and how many mazes only one of them solves.  B must hold the same held-out set (the
 same data config), else the comparison would not be paired and the command says so.
 
-    python -m benchmarks compare A B [--n 150] [--size S] [--max-distance D] [--generator G --p P]
+    python -m benchmarks compare A B [--n 150] [--size S] [--max-distance D]
+        [--generator G --p P --tile T]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+
+from agents.transformer.cli import add_generator_arguments, generator_kwargs
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,8 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("b", help="model directory or shipped model name")
     p.add_argument("--n", type=int, default=150, help="held-out mazes (default 150)")
     p.add_argument("--seed", type=int, default=0, help="held-out set seed (default 0)")
-    p.add_argument("--generator", default=None, help="override the training generator")
-    p.add_argument("--p", type=float, default=None, help="generator kwarg p")
+    add_generator_arguments(p)
     p.add_argument("--size", type=int, default=None, help="maze side (default: training's)")
     p.add_argument("--max-distance", type=int, default=None, help="longest shortest path")
     p.add_argument("--rotary-scaling", choices=("auto", "off"), default="auto",
@@ -44,8 +46,10 @@ def run(args: argparse.Namespace) -> None:
             model, config = load_model(resolve_checkpoint(name))
         except FileNotFoundError as err:
             raise SystemExit(f"error: {err}") from None
-        data, held_out = held_out_for(config, args.n, args.seed, args.generator, args.p,
-                                      args.size, args.max_distance)  # fmt: skip
+        data, held_out = held_out_for(
+            config, args.n, args.seed, args.generator, generator_kwargs(args), args.size,
+            args.max_distance,
+        )  # fmt: skip
         scaling = scaling_for(model.cfg, DataConfig(**config["data"]), args.rotary_scaling)
         sides.append((model, data, held_out, scaling))
     if sides[0][2].hashes != sides[1][2].hashes:

@@ -411,6 +411,30 @@ def _open_field(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     _block_cells(out, blocked)
 
 
+def _check_tile(kw: dict) -> None:
+    _check_int(kw, "tile", 2, MAX_SIDE)
+
+
+@_numba_generator(
+    "rdfs_tiles",
+    {"tile": 6},
+    "independent rdfs mazes on tile x tile blocks, no passage between blocks (the prompt of a "
+    "large grid, the problems of small mazes)",
+    lambda kw: np.array([float(kw["tile"])]),
+    _check_tile,
+    acyclic=True,
+)
+@kernel
+def _rdfs_tiles(out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
+    """params: [tile]. An rdfs spanning tree in each block (the last row / column of blocks
+    smaller where the side is not a multiple of ``tile``); no connection between blocks."""
+    rows, cols, tile = out.shape[1], out.shape[2], int(params[0])
+    tree_params = np.array([1.0, -1.0])
+    for r0 in range(0, rows, tile):
+        for c0 in range(0, cols, tile):
+            _rdfs(out[:, r0 : min(r0 + tile, rows), c0 : min(c0 + tile, cols)], state, tree_params)
+
+
 @kernel
 def _no_generator(kind: int, out: np.ndarray, state: np.ndarray, params: np.ndarray) -> None:
     """The end of the chain: no kernel has this kind (kinds come from ``kernel_plan``)."""

@@ -286,10 +286,14 @@ def test_greedy_walks_straight_when_nothing_deceives_it():
     assert len(path) == 7 and maze.is_valid_path(path)
 
 
+FORESTS = st.one_of(TREES.map(lambda g: (g, {})), st.just(("rdfs_tiles", {"tile": 3})))
+
+
 @settings(max_examples=30, deadline=None)
-@given(TREES, st.integers(1, 8), st.integers(1, 8), st.integers(0, 10**6))
+@given(FORESTS, st.integers(1, 8), st.integers(1, 8), st.integers(0, 10**6))
 def test_the_planners_solve_every_tree_and_the_wall_follower_walks_there(gen, rows, cols, seed):
-    maze, origin, target = sample(gen, {}, (rows, cols), seed)
+    """On trees, and on forests (``rdfs_tiles``: origin and target share a tile)."""
+    maze, origin, target = sample(*gen, (rows, cols), seed)
     solution = maze.shortest_path(origin, target)
     graph = to_graph(maze.connections)
     filling = agents.make("dead-end-filling-planner", seed=seed)

@@ -53,6 +53,24 @@ def test_canvas_placement_keeps_the_maze_inside_its_window(name, shape, seed):
     assert np.array_equal(fixed.connections[:, 3:, 2:], plain.connections)
 
 
+@settings(max_examples=20, deadline=None)
+@given(st.tuples(st.integers(2, 13), st.integers(2, 13)), st.integers(2, 7), SEEDS)
+def test_rdfs_tiles_are_one_spanning_tree_per_block_and_nothing_between(shape, tile, seed):
+    (conn,) = generate_batch("rdfs_tiles", shape, 1, seed=seed, tile=tile)
+    g = to_graph(conn)
+    blocks = {(r // tile, c // tile) for r in range(shape[0]) for c in range(shape[1])}
+    components = list(nx.connected_components(g))
+    assert len(components) == len(blocks)  # isolated cells of 1x1 blocks count as nodes too
+    for cells in components:
+        assert len({(r // tile, c // tile) for r, c in cells}) == 1  # no passage between blocks
+        r0, c0 = next(iter(cells))
+        rows = min(tile, shape[0] - r0 // tile * tile)
+        cols = min(tile, shape[1] - c0 // tile * tile)
+        assert len(cells) == rows * cols and nx.is_tree(g.subgraph(cells))
+    if tile >= max(shape):  # one block: exactly the rdfs maze the same key draws
+        assert np.array_equal(conn, generate_batch("rdfs", shape, 1, seed=seed)[0])
+
+
 @settings(max_examples=12, deadline=None)
 @given(st.floats(0.0, 1.0), SEEDS)
 def test_percolation_edge_density_is_p(p, seed):
@@ -247,6 +265,9 @@ def test_bad_generator_arguments_name_the_problem():
         generate("open_field", 4, obstacles=-2)
     with pytest.raises(ValueError, match="obstacle_max_size"):
         generate("open_field", 4, obstacles=1, obstacle_max_size=0)
+    for tile in (1, 2.5, True):
+        with pytest.raises(ValueError, match=r"tile=.*\[2, "):
+            generate("rdfs_tiles", 6, tile=tile)
     with pytest.raises(ValueError, match="canvas"):
         generate("rdfs", 5, canvas=4)
     with pytest.raises(ValueError, match="offset"):

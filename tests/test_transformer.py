@@ -411,5 +411,5 @@ def test_a_data_change_on_resume_keeps_the_optimizer_and_is_recorded(tmp_path):
     assert again.data_changes == state["summary"]["data_changes"]
     other_grid = _config(tmp_path, 6)
     other_grid.data = {**weighted.data, "max_grid": 4, "canvas": 4}
-    with pytest.raises(CheckpointError, match="data.max_grid"):
+    with pytest.raises(CheckpointError, match=r"data\.max_grid"):
         Trainer(other_grid, tmp_path / "run").resume(data_change=True)

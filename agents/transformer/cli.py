@@ -37,6 +37,18 @@ def train_parser() -> argparse.ArgumentParser:
     return p
 
 
+def add_generator_arguments(p: argparse.ArgumentParser) -> None:
+    """``--generator`` and its kwargs (``generator_kwargs`` reads them back)."""
+    p.add_argument("--generator", default=None, help="override the training generator")
+    p.add_argument("--p", type=float, default=None, help="generator kwarg p (percolation)")
+    p.add_argument("--tile", type=int, default=None, help="generator kwarg tile (rdfs_tiles)")
+
+
+def generator_kwargs(args: argparse.Namespace) -> dict:
+    """The generator kwargs given on the command line (``add_generator_arguments``)."""
+    return {k: v for k, v in (("p", args.p), ("tile", args.tile)) if v is not None}
+
+
 def evaluate_parser() -> argparse.ArgumentParser:
     p = _parser(
         "evaluate",
@@ -51,8 +63,7 @@ def evaluate_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--n", type=int, default=1000, help="held-out mazes")
     p.add_argument("--seed", type=int, default=0, help="held-out set seed")
-    p.add_argument("--generator", default=None, help="override the training generator")
-    p.add_argument("--p", type=float, default=None, help="generator kwarg p (percolation)")
+    add_generator_arguments(p)
     p.add_argument(
         "--size",
         type=int,

@@ -74,21 +74,22 @@ def held_out_for(
     n: int,
     seed: int = 0,
     generator: str | None = None,
-    p: float | None = None,
+    generator_kwargs: dict | None = None,
     size: int | None = None,
     max_distance: int | None = None,
 ) -> tuple[DataConfig, EvalSet]:
     """The data config and held-out set ``evaluate`` scores a checkpoint (``config``: its
-    ``config.json``) on: its training data, or that with another generator (kwarg ``p``), one
-    maze side, or paths of at most ``max_distance`` steps."""
+    ``config.json``) on: its training data, or that with another generator (and its kwargs),
+    one maze side, or paths of at most ``max_distance`` steps."""
     import dataclasses
 
     from agents.transformer.data import eval_set
 
     data = DataConfig(**config["data"])
     if generator is not None:
-        kwargs = {} if p is None else {"p": p}
-        data = dataclasses.replace(data, generator=generator, generator_kwargs=kwargs)
+        data = dataclasses.replace(
+            data, generator=generator, generator_kwargs=dict(generator_kwargs or {})
+        )
     if size is not None:
         data = data.at_size(size)
     if max_distance is not None:
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     import json
 
     from agents.transformer.checkpoint import load_model
-    from agents.transformer.cli import evaluate_parser
+    from agents.transformer.cli import evaluate_parser, generator_kwargs
     from agents.transformer.data import eval_set, training_maze_hashes
 
     args = evaluate_parser().parse_args(argv)
@@ -135,8 +136,8 @@ def main(argv: list[str] | None = None) -> None:
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from None
     trained = DataConfig(**config["data"])
-    data, held_out = held_out_for(config, args.n, args.seed, args.generator, args.p, args.size,
-                                  args.max_distance)  # fmt: skip
+    data, held_out = held_out_for(config, args.n, args.seed, args.generator,
+                                  generator_kwargs(args), args.size, args.max_distance)  # fmt: skip
     scaling = scaling_for(model.cfg, trained, args.rotary_scaling)
     scores = evaluate(model, data, held_out, detail=args.breakdown, scaling=scaling)
     if args.check_overlap:
