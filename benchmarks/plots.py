@@ -99,6 +99,14 @@ def sweeps(results: dict, axis: str) -> list[Sweep]:
     return titled
 
 
+def trained_components(training: dict) -> list[dict]:
+    """The (size, generator) pairs an agent trained on: its ``components``, or for agents that
+    report only ``sizes`` and ``generators``, every pair of the two."""
+    if "components" in training:
+        return [{**c, "size": list(c["size"])} for c in training["components"]]
+    return [{"size": list(size), **g} for size in training["sizes"] for g in training["generators"]]
+
+
 def in_training(env: dict, training: dict | None) -> bool | None:
     """Whether a condition lies inside a learned agent's training distribution (None: the agent
     reports none).  rdfs_percolation with p = 0 is rdfs; a target region inside the trained one
@@ -107,12 +115,10 @@ def in_training(env: dict, training: dict | None) -> bool | None:
         return None
     cfg = maze_env.EnvConfig.from_dict(env)
     shape = list(cfg.size)
-    if shape not in [list(s) for s in training["sizes"]]:
-        return False
     gk, gen = dict(cfg.generator_kwargs), cfg.generator
     if gen == "rdfs_percolation" and gk.get("p") == 0:
         gen, gk = "rdfs", {}
-    if {"name": gen, "kwargs": gk} not in training["generators"]:
+    if {"size": shape, "name": gen, "kwargs": gk} not in trained_components(training):
         return False
     trained, asked = training.get("endpoints") or {}, dict(env.get("endpoints") or {})
     if not trained:
@@ -190,11 +196,18 @@ def plot_matrix(results: dict, path: Path, metric: str = "exact_path") -> str:
     return path.name
 
 
-def _mark_size_training(ax, agent: dict, color, xs: list[float]) -> None:
+def _mark_size_training(ax, agent: dict, color, xs: list[float], env: dict) -> None:
+    """Shade the sides the agent trained on with this sweep's generator (``env``: one of its
+    conditions) and mark where its vocabulary ends."""
     info = agent.get("info") or {}
     training, max_grid = info.get("training"), info.get("max_grid")
-    if training:
-        sides = [s[0] for s in training["sizes"]]
+    cfg = maze_env.EnvConfig.from_dict(env)
+    sides = [
+        c["size"][0]
+        for c in trained_components(training or {"components": []})
+        if (c["name"], c["kwargs"]) == (cfg.generator, dict(cfg.generator_kwargs))
+    ]
+    if sides:
         ax.axvspan(min(sides) - 0.4, max(sides) + 0.4, color=color, alpha=0.1, lw=0)
         ax.text(
             max(sides) + 0.35,
@@ -246,7 +259,7 @@ def plot_sweep(results: dict, axis: str, groups: list[Sweep], path: Path) -> str
                     if _playable(recs[agent["label"], name])
                 ]
                 if numeric and axis == "size":
-                    _mark_size_training(ax, agent, color, xs)
+                    _mark_size_training(ax, agent, color, xs, envs[points[0][1]])
                 if not pts:
                     continue
                 x = np.array([p[0] for p in pts], float)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.metrics import AGGREGATE_METRICS, aggregate, bootstrap_difference
+from benchmarks.plots import trained_components
 from benchmarks.runner import write_json_atomic
 from benchmarks.suites import AgentSpec, Suite
 from maze_env.files import write_text
@@ -267,17 +268,23 @@ def _diff_cell(rec: dict) -> str:
     return text if told_apart(d) else f"{text} ≈"
 
 
+def _generator_text(g: dict) -> str:
+    return g["name"] + "".join(f" {k}={v}" for k, v in g["kwargs"].items())
+
+
 def _training_text(training: dict | None) -> str:
     if not training:
         return "–"
-    sizes = [f"{r}x{c}" for r, c in training["sizes"]]
     where = f" in a {training['canvas']}x{training['canvas']} canvas" if training["canvas"] else ""
-    gens = ", ".join(
-        g["name"] + "".join(f" {k}={v}" for k, v in g["kwargs"].items())
-        for g in training["generators"]
-    )
+    pairs = trained_components(training)
+    sizes = [f"{r}x{c}" for r, c in training["sizes"]]
+    gens = ", ".join(_generator_text(g) for g in training["generators"])
+    text = f"{', '.join(sizes)}{where}; {gens}"
+    if len(pairs) != len(sizes) * len(training["generators"]):  # not every size x generator
+        listed = ", ".join(f"{c['size'][0]}x{c['size'][1]} {_generator_text(c)}" for c in pairs)
+        text = f"{listed}{where}"
     ends = ", ".join(f"{k}={v}" for k, v in training.get("endpoints", {}).items())
-    return f"{', '.join(sizes)}{where}; {gens}" + (f"; endpoints {ends}" if ends else "")
+    return text + (f"; endpoints {ends}" if ends else "")
 
 
 def _agents_section(results: dict) -> list[str]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+import networkx as nx
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mazegraph import to_graph
 
 import maze_env
 from agents.transformer.data import (
@@ -21,7 +23,9 @@ from agents.transformer.data import (
 )
 from agents.transformer.decode import generate
 from agents.transformer.model import GPT, GPTConfig
+from agents.transformer.policy import training_distribution
 from agents.transformer.train import query_logits
+from benchmarks.plots import in_training
 
 MIX = DataConfig(
     sizes=[3, {"size": 5, "weight": 3}],
@@ -74,6 +78,41 @@ def test_mixture_config_errors_name_the_problem():
         DataConfig(generator="nope")
     with pytest.raises(ValueError, match=r"data\.endpoints"):
         DataConfig(endpoints={"min_distance": 3, "max_distance": 2})
+
+
+LISTED = DataConfig(
+    components=[
+        {"size": 3, "generator": "rdfs", "weight": 3},
+        {"size": 8, "generator": "rdfs_tiles", "kwargs": {"tile": 4}},
+    ],
+    max_grid=8, canvas=8, offset="random", queries_per_maze=2,
+)  # fmt: skip
+
+
+def test_listed_components_give_their_pairs_only_in_the_stated_proportions():
+    """``components``: (size, generator) pairs that are not a product: 3x3 rdfs mazes and 8x8
+    grids of 4x4 tiles, but never an 8x8 rdfs maze or a 3x3 grid of tiles."""
+    conns = draw_mazes(LISTED, 1200, np.random.default_rng(0))
+    parts = np.array([nx.number_connected_components(to_graph(c)) for c in conns])
+    tiles = parts == 4  # four 4x4 trees fill the grid (a lone 3x3 leaves 55 isolated cells)
+    lone = np.array([footprint(c) == (3, 3) for c in conns])
+    assert (tiles | lone).all() and not (tiles & lone).any()
+    assert abs(lone.mean() - 0.75) < 0.04  # weight 3 : 1
+    assert np.array_equal(conns, draw_mazes(LISTED, 1200, np.random.default_rng(0)))
+    trained = training_distribution(LISTED)
+    assert in_training({"size": 8, "generator": "rdfs_tiles", "generator_kwargs": {"tile": 4}},
+                       trained)  # fmt: skip
+    assert not in_training({"size": 8, "generator": "rdfs"}, trained)  # size and name, not pair
+    assert in_training({"size": 3}, trained) and LISTED.at_size(8).sources()[0].generator == "rdfs"
+    for bad, words in (
+        ({"components": [{"size": 3}]}, r"components\[0\].*'generator'"),
+        ({"components": [{"size": 3, "generator": "rdfs", "wieght": 2}]}, "optionally"),
+        ({"components": [], "max_grid": 3}, "non-empty list"),
+        ({"components": [{"size": 3, "generator": "rdfs"}], "sizes": [3]}, "instead of"),
+        ({"components": [{"size": 3, "generator": "rdfs", "weight": -1}]}, "weight must be"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            DataConfig(**{"max_grid": 3, **bad})
 
 
 def test_data_components_are_env_configs_and_bound_every_sequence():

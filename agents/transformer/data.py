@@ -54,7 +54,10 @@ class DataConfig:
     Mixtures: ``sizes`` (a list of sides ``n`` / shapes ``[R, C]``, or ``{"size": n, "weight":
     w}`` entries) and ``generators`` (names, or ``{"name": g, "kwargs": {...}, "weight": w}``)
     replace ``size`` / ``generator`` when given: each maze draws one (size, generator) pair with
-    probability proportional to the product of their weights.  Mazes of several sizes need a
+    probability proportional to the product of their weights.  ``components`` instead lists
+    (size, generator) pairs that are not a product: ``{"size": n, "generator": g, "kwargs":
+    {...}, "weight": w}`` entries (e.g. lone 3–6 mazes beside 12×12 grids of ``rdfs_tiles``
+    without 12×12 ``rdfs`` mazes).  Mazes of several sizes need a
     ``canvas`` that holds the largest (``offset="random"`` places each maze anywhere in it).
     Each component is a ``maze_env.EnvConfig`` (``env_configs``), which validates the fields
     and answers the vocabulary's sequence lengths, so data and env agree by construction.
@@ -71,6 +74,7 @@ class DataConfig:
     queries_per_maze: int = 8
     sizes: list | None = None
     generators: list | None = None
+    components: list | None = None
 
     def __post_init__(self):
         shapes = {s.shape for s in self.sources()}
@@ -86,10 +90,12 @@ class DataConfig:
 
     @property
     def is_mixture(self) -> bool:
-        return self.sizes is not None or self.generators is not None
+        return any(x is not None for x in (self.sizes, self.generators, self.components))
 
     def sources(self) -> list[MazeSource]:
         """The (generator, kwargs, shape, weight) components the mazes are drawn from."""
+        if self.components is not None:
+            return self._listed_components()
         sizes = [(self.size, 1.0)] if self.sizes is None else [
             _weighted(e, "size", "data.sizes") for e in self.sizes
         ]  # fmt: skip
@@ -107,6 +113,30 @@ class DataConfig:
             for size, ws in sizes
             for (name, kwargs), wg in gens
         ]
+
+    def _listed_components(self) -> list[MazeSource]:
+        if self.sizes is not None or self.generators is not None:
+            raise ValueError(
+                "data.components lists (size, generator) pairs itself: give it instead of "
+                "data.sizes / data.generators, not beside them"
+            )
+        if not isinstance(self.components, list) or not self.components:
+            raise ValueError("data.components must be a non-empty list of {'size': n, "
+                             "'generator': g, 'kwargs': {...}, 'weight': w} entries")  # fmt: skip
+        out = []
+        for i, e in enumerate(self.components):
+            what = f"data.components[{i}]"
+            keys = {"size", "generator", "kwargs", "weight"}
+            if not isinstance(e, dict) or not {"size", "generator"} <= set(e) or set(e) - keys:
+                raise ValueError(
+                    f"{what} {e!r}: expected the keys 'size' and 'generator', optionally "
+                    "'kwargs' and 'weight'"
+                )
+            rest = {k: v for k, v in e.items() if k not in ("generator", "kwargs")}
+            size, weight = _weighted(rest, "size", what)
+            shape = maze_env.normalize_shape(size, f"{what}.size")
+            out.append(MazeSource(e["generator"], dict(e.get("kwargs", {})), shape, weight))
+        return out
 
     @cached_property
     def env_configs(self) -> tuple[maze_env.EnvConfig, ...]:
@@ -132,7 +162,7 @@ class DataConfig:
     def at_size(self, size: int) -> DataConfig:
         """These mazes at one side only, inside the canvas (random offsets) if there is one, else
         in a ``max_grid`` canvas when ``size`` is smaller (how a canvas model plays a size)."""
-        one = dataclasses.replace(self, size=size, sizes=None, generators=None)
+        one = dataclasses.replace(self, size=size, sizes=None, generators=None, components=None)
         if one.canvas is None and size != self.max_grid:
             one = dataclasses.replace(one, canvas=self.max_grid, offset="random")
         return one

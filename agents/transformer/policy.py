@@ -134,11 +134,16 @@ class TransformerAgent:
 
 
 def training_distribution(data: DataConfig) -> dict:
-    """A model's training mazes in the env's words: the shapes and generators of its mixture."""
+    """A model's training mazes in the env's words: the shapes and generators of its mixture,
+    and its (shape, generator) pairs (``components``; a mixture need not be their product)."""
     sources = data.sources()
     generators = {(s.generator, repr(sorted(s.generator_kwargs.items()))): s for s in sources}
     return {
         "sizes": sorted({s.shape for s in sources}),
+        "components": [
+            {"size": list(s.shape), "name": s.generator, "kwargs": s.generator_kwargs}
+            for s in sources
+        ],
         "generators": [
             {"name": s.generator, "kwargs": s.generator_kwargs} for s in generators.values()
         ],
