@@ -1,6 +1,7 @@
 """Generators: spanning trees, percolation density, obstacles, Wilson uniformity, determinism."""
 
 import itertools
+import os
 import subprocess
 import sys
 
@@ -298,3 +299,39 @@ def test_register_a_user_generator():
             generate("test_ring", 3, depth=2)
     finally:
         del GENERATORS["test_ring"]
+
+
+CALLER = """
+from pathlib import Path
+import numba as nb
+from maze_env._jit import stamp_package_kernels
+STAMP = True
+if STAMP:
+    stamp_package_kernels(Path(__file__).parent)
+from kernels_pkg.callee import value
+@nb.njit(cache=True)
+def caller():
+    return value()
+"""
+
+
+@pytest.mark.parametrize("stamp", [True, False])
+def test_a_cached_kernel_follows_a_change_in_the_kernel_it_calls(tmp_path, stamp):
+    """numba keys a cache on the function's own file; with ``stamp_package_kernels`` (as
+    maze_env's kernels are) a change in a callee's file recompiles the caller."""
+    pkg = tmp_path / "kernels_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "caller.py").write_text(CALLER.replace("STAMP = True", f"STAMP = {stamp}"))
+    run = [sys.executable, "-c", "from kernels_pkg.caller import caller; print(caller())"]
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.getcwd()}"}
+    results = []
+    for value in (1, 2):  # the same file length: only its bytes change
+        (pkg / "callee.py").write_text(
+            f"import numba as nb\n@nb.njit(cache=True)\ndef value():\n    return {value}\n"
+        )
+        out = subprocess.run(run, capture_output=True, text=True, check=True, env=env, cwd=tmp_path)
+        results.append(int(out.stdout))
+    # unstamped, numba's stale cache answers (should numba one day track callees, this half
+    # fails and the stamp can go)
+    assert results == ([1, 2] if stamp else [1, 1])
