@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -173,3 +174,25 @@ def test_a_killed_torchrun_run_resumes_to_the_losses_of_an_uninterrupted_one(tmp
     got, want = _losses(run), _losses(tmp_path / "straight")
     assert len(got) == len(want) == steps
     assert np.allclose(got, want, atol=1e-5)
+
+
+def test_a_torchrun_data_change_resume_gives_the_losses_of_one_process(tmp_path):
+    first = _config(4)
+    Trainer(first, tmp_path / "one").run(progress=False)
+    shutil.copytree(tmp_path / "one", tmp_path / "two")
+    changed = _config(8)
+    changed.data = {**DATA.to_dict(), "generator": "wilson", "queries_per_maze": 2}
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps(asdict(changed)))
+    proc = _torchrun(config, tmp_path / "two", "--resume")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0 and "--data-change" in err  # refused without the flag
+    proc = _torchrun(config, tmp_path / "two", "--resume", "--data-change")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    one = Trainer(changed, tmp_path / "one")
+    one.resume(data_change=True)
+    one.run(progress=False)
+    assert np.allclose(_losses(tmp_path / "two"), _losses(tmp_path / "one"), atol=1e-5)
+    state = json.loads((tmp_path / "two" / "trainer_state.json").read_text())
+    assert state["summary"]["data_changes"] == [{"step": 4, "previous": DATA.to_dict()}]

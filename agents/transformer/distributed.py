@@ -95,10 +95,10 @@ class DistributedTrainer(Trainer):
         return float(loss) / self.world
 
     # ------------------------------------------------------- rank 0 alone reads and writes
-    def resume(self) -> None:
+    def resume(self, data_change: bool = False) -> None:
         state = [None]
         if self.rank == 0:
-            super().resume()
+            super().resume(data_change)
             tensors, rest = optimizer_tensors(self.optimizer)
             state = [
                 {
